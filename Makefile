@@ -1,0 +1,35 @@
+# faultline developer entry points. Tests start the services they need
+# themselves (internal/testenv); run `make deps` once on a fresh machine.
+
+GO ?= go
+
+# chDB (ClickHouse 26.7 as a library) for the dialect tests: an explicit
+# CHDB_LIB_PATH wins, then the copy scripts/deps.sh installs, then /opt/chdb.
+CHDB_LIB_PATH ?= $(firstword $(wildcard \
+	$(CURDIR)/.run/chdb/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so \
+	/opt/chdb/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so))
+export CHDB_LIB_PATH
+
+.PHONY: build test deps services-up services-down generate
+
+build:
+	$(GO) build ./...
+
+test:
+	@test -n "$(CHDB_LIB_PATH)" || { echo "libchdb.so not found: run make deps" >&2; exit 1; }
+	$(GO) vet ./...
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi
+	$(GO) test -count=1 -timeout 25m ./...
+
+deps:
+	scripts/deps.sh
+
+services-up:
+	scripts/services.sh up
+
+services-down:
+	scripts/services.sh down
+
+generate:
+	$(GO) generate ./...
