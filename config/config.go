@@ -1,0 +1,448 @@
+// Package config loads faultline's configuration: defaults, then a YAML file, then
+// environment variables FAULTLINE_<SECTION>_<KEY>. Every value is checked at load time and a
+// bad one is reported with the key that holds it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cast"
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix starts every environment override: FAULTLINE_KAFKA_BROKERS sets kafka.brokers.
+const EnvPrefix = "FAULTLINE"
+
+// Config is the whole configuration of the ingester and the query CLI.
+type Config struct {
+	Kafka      Kafka
+	ClickHouse ClickHouse
+	Batch      Batch
+	Retry      Retry
+	Checks     Checks
+	Catalog    Catalog
+	Metrics    Metrics
+	Ingest     Ingest
+	Query      Query
+	Log        Log
+}
+
+// Kafka is where events come from and how the consumer group behaves.
+type Kafka struct {
+	Brokers           []string
+	Topics            []string // key kafka.topic: one name or a list
+	Group             string
+	StartOffset       string // "earliest" or "latest": where a group with no commits starts
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
+	MinFetchBytes     int
+	MaxFetchBytes     int
+	MaxWait           time.Duration
+}
+
+// ClickHouse is where rows go and where the query CLI reads.
+type ClickHouse struct {
+	Addr        []string
+	Database    string
+	Username    string
+	Password    string // from FAULTLINE_CLICKHOUSE_PASSWORD or PasswordFile, never from the YAML file
+	DialTimeout time.Duration
+	ReadTimeout time.Duration
+	Compression string // "lz4", "zstd" or "none"
+}
+
+// Batch bounds each insert and the memory held between fetch and insert.
+type Batch struct {
+	MaxRows          int
+	MaxBytes         int
+	MaxAge           time.Duration
+	MaxInflightBytes int
+}
+
+// Retry is how inserts are retried after a ClickHouse error.
+type Retry struct {
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+	FatalBackoff   time.Duration
+}
+
+// Checks configures the event checks.
+type Checks struct {
+	MaxMessageBytes int
+	MaxClockSkew    time.Duration
+}
+
+// Catalog says where the error catalog and the user's overrides live.
+type Catalog struct {
+	Path      string
+	Overrides string
+}
+
+// Metrics configures the HTTP endpoint with /metrics, /healthz and /readyz.
+type Metrics struct {
+	Listen               string
+	MaxUnknownErrorTypes int
+}
+
+// Ingest holds the ingester's own behaviour.
+type Ingest struct {
+	ShutdownTimeout time.Duration
+	MigrateOnStart  bool
+}
+
+// Query bounds what the query CLI asks of ClickHouse.
+type Query struct {
+	Timeout time.Duration
+	MaxRows int
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string
+	Format string
+}
+
+// Defaults are the values used for every key the file and environment leave unset. config.yaml
+// at the repository root documents each one; a test keeps the two in step.
+func Defaults() map[string]any {
+	return map[string]any{
+		"kafka.brokers":            []string{"127.0.0.1:9092"},
+		"kafka.topic":              []string{"api-errors"},
+		"kafka.group":              "faultline-ingest",
+		"kafka.start_offset":       "earliest",
+		"kafka.session_timeout":    "10s",
+		"kafka.heartbeat_interval": "3s",
+		"kafka.rebalance_timeout":  "30s",
+		"kafka.min_fetch_bytes":    1,
+		"kafka.max_fetch_bytes":    "10MiB",
+		"kafka.max_wait":           "1s",
+
+		"clickhouse.addr":          []string{"127.0.0.1:9000"},
+		"clickhouse.database":      "faultline",
+		"clickhouse.username":      "default",
+		"clickhouse.password_file": "",
+		"clickhouse.dial_timeout":  "5s",
+		"clickhouse.read_timeout":  "30s",
+		"clickhouse.compression":   "lz4",
+
+		"batch.max_rows":           50000,
+		"batch.max_bytes":          "16MiB",
+		"batch.max_age":            "1s",
+		"batch.max_inflight_bytes": "64MiB",
+
+		"retry.initial_backoff": "100ms",
+		"retry.max_backoff":     "10s",
+		"retry.fatal_backoff":   "30s",
+
+		"checks.max_message_bytes": "64KiB",
+		"checks.max_clock_skew":    "24h",
+
+		"catalog.path":      "schema/catalog.json",
+		"catalog.overrides": "",
+
+		"metrics.listen":                  "127.0.0.1:9464",
+		"metrics.max_unknown_error_types": 50,
+
+		"ingest.shutdown_timeout": "30s",
+		"ingest.migrate_on_start": true,
+
+		"query.timeout":  "10s",
+		"query.max_rows": 1000,
+
+		"log.level":  "info",
+		"log.format": "text",
+	}
+}
+
+// Load reads defaults, then path (if not empty; a missing file named explicitly is an error),
+// then environment overrides, and validates the result.
+func Load(path string) (*Config, error) {
+	v := viper.New()
+	for k, val := range Defaults() {
+		v.SetDefault(k, val)
+	}
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		if err := rejectUnknownKeys(v); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		if v.InConfig("clickhouse.password") {
+			return nil, fmt.Errorf("config file %s: key clickhouse.password: secrets do not belong in the file; set FAULTLINE_CLICKHOUSE_PASSWORD or clickhouse.password_file", path)
+		}
+	}
+	return fromViper(v)
+}
+
+// rejectUnknownKeys turns a typo such as batch.max_row into an error instead of a silently
+// ignored setting.
+func rejectUnknownKeys(v *viper.Viper) error {
+	known := Defaults()
+	for _, k := range v.AllKeys() {
+		if _, ok := known[k]; ok || k == "clickhouse.password" {
+			continue
+		}
+		if v.InConfig(k) {
+			return fmt.Errorf("unknown key %s", k)
+		}
+	}
+	return nil
+}
+
+type reader struct {
+	v    *viper.Viper
+	errs []error
+}
+
+func (r *reader) fail(key string, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("key %s (env %s): %s", key, EnvName(key), fmt.Sprintf(format, args...)))
+}
+
+// EnvName is the environment variable that overrides key.
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func (r *reader) str(key string) string {
+	s, err := cast.ToStringE(r.v.Get(key))
+	if err != nil {
+		r.fail(key, "want a string: %v", err)
+	}
+	return strings.TrimSpace(s)
+}
+
+func (r *reader) list(key string) []string {
+	raw := r.v.Get(key)
+	var items []string
+	switch x := raw.(type) {
+	case string:
+		items = strings.Split(x, ",")
+	default:
+		s, err := cast.ToStringSliceE(x)
+		if err != nil {
+			r.fail(key, "want a list of strings: %v", err)
+			return nil
+		}
+		items = s
+	}
+	var out []string
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	if len(out) == 0 {
+		r.fail(key, "must name at least one value")
+	}
+	return out
+}
+
+func (r *reader) integer(key string, min int) int {
+	n, err := cast.ToIntE(r.v.Get(key))
+	if err != nil {
+		r.fail(key, "want an integer, got %v", r.v.Get(key))
+		return 0
+	}
+	if n < min {
+		r.fail(key, "must be at least %d, got %d", min, n)
+	}
+	return n
+}
+
+func (r *reader) duration(key string, min time.Duration) time.Duration {
+	d, err := cast.ToDurationE(r.v.Get(key))
+	if err != nil {
+		r.fail(key, "want a duration such as 500ms or 10s, got %v", r.v.Get(key))
+		return 0
+	}
+	if d < min {
+		r.fail(key, "must be at least %s, got %s", min, d)
+	}
+	return d
+}
+
+func (r *reader) boolean(key string) bool {
+	b, err := cast.ToBoolE(r.v.Get(key))
+	if err != nil {
+		r.fail(key, "want true or false, got %v", r.v.Get(key))
+	}
+	return b
+}
+
+func (r *reader) bytes(key string, min int) int {
+	n, err := ParseBytes(r.v.Get(key))
+	if err != nil {
+		r.fail(key, "%v", err)
+		return 0
+	}
+	if n < min {
+		r.fail(key, "must be at least %d bytes, got %d", min, n)
+	}
+	return n
+}
+
+func (r *reader) oneOf(key string, allowed ...string) string {
+	s := strings.ToLower(r.str(key))
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	r.fail(key, "%q is not one of %s", s, strings.Join(allowed, ", "))
+	return s
+}
+
+func (r *reader) hostPorts(key string) []string {
+	addrs := r.list(key)
+	for _, a := range addrs {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			r.fail(key, "%q is not host:port", a)
+		}
+	}
+	return addrs
+}
+
+var groupRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+
+func fromViper(v *viper.Viper) (*Config, error) {
+	r := &reader{v: v}
+	c := &Config{}
+	c.Kafka = Kafka{
+		Brokers:           r.hostPorts("kafka.brokers"),
+		Topics:            r.list("kafka.topic"),
+		Group:             r.str("kafka.group"),
+		StartOffset:       r.oneOf("kafka.start_offset", "earliest", "latest"),
+		SessionTimeout:    r.duration("kafka.session_timeout", time.Second),
+		HeartbeatInterval: r.duration("kafka.heartbeat_interval", 100*time.Millisecond),
+		RebalanceTimeout:  r.duration("kafka.rebalance_timeout", time.Second),
+		MinFetchBytes:     r.integer("kafka.min_fetch_bytes", 1),
+		MaxFetchBytes:     r.bytes("kafka.max_fetch_bytes", 1024),
+		MaxWait:           r.duration("kafka.max_wait", 10*time.Millisecond),
+	}
+	if !groupRE.MatchString(c.Kafka.Group) {
+		r.fail("kafka.group", "%q must be 1-249 of [A-Za-z0-9._-]", c.Kafka.Group)
+	}
+	if c.Kafka.HeartbeatInterval >= c.Kafka.SessionTimeout {
+		r.fail("kafka.heartbeat_interval", "must be shorter than kafka.session_timeout (%s)", c.Kafka.SessionTimeout)
+	}
+	c.ClickHouse = ClickHouse{
+		Addr:        r.hostPorts("clickhouse.addr"),
+		Database:    r.str("clickhouse.database"),
+		Username:    r.str("clickhouse.username"),
+		DialTimeout: r.duration("clickhouse.dial_timeout", 100*time.Millisecond),
+		ReadTimeout: r.duration("clickhouse.read_timeout", time.Second),
+		Compression: r.oneOf("clickhouse.compression", "lz4", "zstd", "none"),
+	}
+	if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(c.ClickHouse.Database) {
+		r.fail("clickhouse.database", "%q must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)", c.ClickHouse.Database)
+	}
+	c.ClickHouse.Password = os.Getenv(EnvName("clickhouse.password"))
+	if pf := r.str("clickhouse.password_file"); pf != "" && c.ClickHouse.Password == "" {
+		b, err := os.ReadFile(pf)
+		if err != nil {
+			r.fail("clickhouse.password_file", "%v", err)
+		}
+		c.ClickHouse.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	c.Batch = Batch{
+		MaxRows:          r.integer("batch.max_rows", 1),
+		MaxBytes:         r.bytes("batch.max_bytes", 1024),
+		MaxAge:           r.duration("batch.max_age", 10*time.Millisecond),
+		MaxInflightBytes: r.bytes("batch.max_inflight_bytes", 64*1024),
+	}
+	if c.Batch.MaxRows > 1_000_000 {
+		// ClickHouse splits larger inserts into several blocks (max_insert_block_size).
+		r.fail("batch.max_rows", "must be at most 1000000, got %d", c.Batch.MaxRows)
+	}
+	if c.Batch.MaxInflightBytes < c.Batch.MaxBytes {
+		r.fail("batch.max_inflight_bytes", "must be at least batch.max_bytes (%d), got %d", c.Batch.MaxBytes, c.Batch.MaxInflightBytes)
+	}
+	c.Retry = Retry{
+		InitialBackoff: r.duration("retry.initial_backoff", time.Millisecond),
+		MaxBackoff:     r.duration("retry.max_backoff", time.Millisecond),
+		FatalBackoff:   r.duration("retry.fatal_backoff", time.Millisecond),
+	}
+	if c.Retry.MaxBackoff < c.Retry.InitialBackoff {
+		r.fail("retry.max_backoff", "must be at least retry.initial_backoff (%s)", c.Retry.InitialBackoff)
+	}
+	c.Checks = Checks{
+		MaxMessageBytes: r.bytes("checks.max_message_bytes", 256),
+		MaxClockSkew:    r.duration("checks.max_clock_skew", time.Second),
+	}
+	if c.Checks.MaxMessageBytes > c.Batch.MaxInflightBytes {
+		r.fail("checks.max_message_bytes", "must not exceed batch.max_inflight_bytes (%d)", c.Batch.MaxInflightBytes)
+	}
+	c.Catalog = Catalog{Path: r.str("catalog.path"), Overrides: r.str("catalog.overrides")}
+	if c.Catalog.Path == "" {
+		r.fail("catalog.path", "must name the catalog file")
+	}
+	c.Metrics = Metrics{
+		Listen:               r.str("metrics.listen"),
+		MaxUnknownErrorTypes: r.integer("metrics.max_unknown_error_types", 0),
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			r.fail("metrics.listen", "%q is not host:port", c.Metrics.Listen)
+		}
+	}
+	c.Ingest = Ingest{
+		ShutdownTimeout: r.duration("ingest.shutdown_timeout", time.Second),
+		MigrateOnStart:  r.boolean("ingest.migrate_on_start"),
+	}
+	c.Query = Query{
+		Timeout: r.duration("query.timeout", 100*time.Millisecond),
+		MaxRows: r.integer("query.max_rows", 1),
+	}
+	c.Log = Log{
+		Level:  r.oneOf("log.level", "debug", "info", "warn", "error"),
+		Format: r.oneOf("log.format", "text", "json"),
+	}
+	if len(r.errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration: %w", errors.Join(r.errs...))
+	}
+	return c, nil
+}
+
+// ParseBytes reads a size such as 65536, "64KiB", "16MiB" or "1GiB".
+func ParseBytes(v any) (int, error) {
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	case float64:
+		if x != float64(int(x)) {
+			return 0, fmt.Errorf("want a whole number of bytes, got %v", x)
+		}
+		return int(x), nil
+	}
+	s := strings.TrimSpace(cast.ToString(v))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000_000}, {"GB", 1000_000_000}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("want a size such as 65536, 64KiB or 16MiB, got %v", v)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,190 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+func repoConfig(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The documented file must name exactly the keys the code knows, with the same defaults.
+func TestConfigYAMLDocumentsEveryDefault(t *testing.T) {
+	v := viper.New()
+	v.SetConfigFile(repoConfig(t))
+	if err := v.ReadInConfig(); err != nil {
+		t.Fatal(err)
+	}
+	var fileKeys, codeKeys []string
+	fileKeys = v.AllKeys()
+	for k := range Defaults() {
+		codeKeys = append(codeKeys, k)
+	}
+	sort.Strings(fileKeys)
+	sort.Strings(codeKeys)
+	if strings.Join(fileKeys, ",") != strings.Join(codeKeys, ",") {
+		t.Fatalf("config.yaml keys differ from Defaults()\nfile: %v\ncode: %v", fileKeys, codeKeys)
+	}
+	fromFile, err := Load(repoConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDefaults, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := *fromFile, *fromDefaults; !equalConfig(a, b) {
+		t.Fatalf("config.yaml values differ from Defaults():\nfile:     %+v\ndefaults: %+v", a, b)
+	}
+}
+
+func equalConfig(a, b Config) bool {
+	return strings.Join(a.Kafka.Brokers, ",") == strings.Join(b.Kafka.Brokers, ",") &&
+		strings.Join(a.Kafka.Topics, ",") == strings.Join(b.Kafka.Topics, ",") &&
+		strings.Join(a.ClickHouse.Addr, ",") == strings.Join(b.ClickHouse.Addr, ",") &&
+		a.Kafka.Group == b.Kafka.Group && a.Kafka.SessionTimeout == b.Kafka.SessionTimeout &&
+		a.Kafka.MaxFetchBytes == b.Kafka.MaxFetchBytes && a.Batch == b.Batch && a.Retry == b.Retry &&
+		a.Checks == b.Checks && a.Catalog == b.Catalog && a.Metrics == b.Metrics &&
+		a.Ingest == b.Ingest && a.Query == b.Query && a.Log == b.Log &&
+		a.ClickHouse.Database == b.ClickHouse.Database && a.ClickHouse.Compression == b.ClickHouse.Compression
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.StartOffset != "earliest" || c.Batch.MaxRows != 50000 || c.Batch.MaxBytes != 16<<20 ||
+		c.Checks.MaxMessageBytes != 64<<10 || c.ClickHouse.Database != "faultline" || c.Batch.MaxAge != time.Second {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	t.Setenv("FAULTLINE_KAFKA_BROKERS", "10.1.1.1:9092, 10.1.1.2:9092")
+	t.Setenv("FAULTLINE_KAFKA_TOPIC", "a,b")
+	t.Setenv("FAULTLINE_KAFKA_GROUP", "g2")
+	t.Setenv("FAULTLINE_CLICKHOUSE_ADDR", "ch:9440")
+	t.Setenv("FAULTLINE_CLICKHOUSE_DATABASE", "errs")
+	t.Setenv("FAULTLINE_BATCH_MAX_ROWS", "123")
+	t.Setenv("FAULTLINE_BATCH_MAX_AGE", "250ms")
+	t.Setenv("FAULTLINE_CLICKHOUSE_PASSWORD", "s3cret")
+	c, err := Load(repoConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Kafka.Brokers, "|"); got != "10.1.1.1:9092|10.1.1.2:9092" {
+		t.Errorf("brokers = %q", got)
+	}
+	if got := strings.Join(c.Kafka.Topics, "|"); got != "a|b" {
+		t.Errorf("topics = %q", got)
+	}
+	if c.Kafka.Group != "g2" || c.ClickHouse.Addr[0] != "ch:9440" || c.ClickHouse.Database != "errs" ||
+		c.Batch.MaxRows != 123 || c.Batch.MaxAge != 250*time.Millisecond || c.ClickHouse.Password != "s3cret" {
+		t.Fatalf("overrides not applied: %+v", c)
+	}
+}
+
+func TestBadValuesNameTheirKey(t *testing.T) {
+	cases := []struct {
+		env, value, wantKey string
+	}{
+		{"FAULTLINE_BATCH_MAX_ROWS", "lots", "batch.max_rows"},
+		{"FAULTLINE_BATCH_MAX_ROWS", "0", "batch.max_rows"},
+		{"FAULTLINE_BATCH_MAX_ROWS", "2000000", "batch.max_rows"},
+		{"FAULTLINE_BATCH_MAX_AGE", "soon", "batch.max_age"},
+		{"FAULTLINE_BATCH_MAX_BYTES", "12 parsecs", "batch.max_bytes"},
+		{"FAULTLINE_KAFKA_BROKERS", "no-port", "kafka.brokers"},
+		{"FAULTLINE_KAFKA_START_OFFSET", "middle", "kafka.start_offset"},
+		{"FAULTLINE_CLICKHOUSE_DATABASE", "x; DROP TABLE y", "clickhouse.database"},
+		{"FAULTLINE_CLICKHOUSE_COMPRESSION", "gzip", "clickhouse.compression"},
+		{"FAULTLINE_LOG_LEVEL", "loud", "log.level"},
+		{"FAULTLINE_INGEST_MIGRATE_ON_START", "perhaps", "ingest.migrate_on_start"},
+		{"FAULTLINE_KAFKA_HEARTBEAT_INTERVAL", "1m", "kafka.heartbeat_interval"},
+		{"FAULTLINE_METRICS_LISTEN", "9464", "metrics.listen"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.env, tc.value)
+			_, err := Load("")
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), "key "+tc.wantKey+" ") {
+				t.Fatalf("error does not name key %s: %v", tc.wantKey, err)
+			}
+		})
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct{ name, body, want string }{
+		{"typo.yaml", "batch:\n  max_row: 5\n", "unknown key batch.max_row"},
+		{"secret.yaml", "clickhouse:\n  password: hunter2\n", "key clickhouse.password"},
+		{"bad.yaml", "batch: [\n", "config file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(write(tc.name, tc.body))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Fatal("a missing file named explicitly must be an error")
+	}
+}
+
+func TestPasswordFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(p, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAULTLINE_CLICKHOUSE_PASSWORD_FILE", p)
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClickHouse.Password != "from-file" {
+		t.Fatalf("password = %q", c.ClickHouse.Password)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	cases := []struct {
+		in   any
+		want int
+		bad  bool
+	}{
+		{65536, 65536, false}, {"64KiB", 65536, false}, {"16MiB", 16 << 20, false},
+		{"1GiB", 1 << 30, false}, {"10MB", 10_000_000, false}, {"12B", 12, false},
+		{"x", 0, true}, {1.5, 0, true},
+	}
+	for _, tc := range cases {
+		got, err := ParseBytes(tc.in)
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("ParseBytes(%v) = %d, %v", tc.in, got, err)
+		}
+	}
+}
