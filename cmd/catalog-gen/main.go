@@ -1,0 +1,91 @@
+// Command catalog-gen regenerates schema/catalog.json, the base error catalog,
+// from the upstream docs page (schema/docs/errors-400.txt) and the hand-written
+// curation (catalog/curation.yaml).
+//
+// It fails, writing nothing, when a docs entry has no curation, when the
+// curation names an entry that is not in the docs, or when any entry is
+// invalid. Paths default to the repository's files, found by walking up from
+// the working directory to go.mod, so both `go generate ./catalog` and
+// `go run ./cmd/catalog-gen` work.
+//
+// Usage:
+//
+//	catalog-gen [-docs schema/docs/errors-400.txt] [-curation catalog/curation.yaml] [-out schema/catalog.json]
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/faultline/faultline/catalog"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "catalog-gen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("catalog-gen", flag.ContinueOnError)
+	docs := fs.String("docs", "", "docs page to parse (default <repo>/schema/docs/errors-400.txt)")
+	cur := fs.String("curation", "", "curation YAML (default <repo>/catalog/curation.yaml)")
+	out := fs.String("out", "", "catalog JSON to write (default <repo>/schema/catalog.json)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *docs == "" || *cur == "" || *out == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return err
+		}
+		def := func(p *string, rel string) {
+			if *p == "" {
+				*p = filepath.Join(root, rel)
+			}
+		}
+		def(docs, filepath.Join("schema", "docs", "errors-400.txt"))
+		def(cur, filepath.Join("catalog", "curation.yaml"))
+		def(out, filepath.Join("schema", "catalog.json"))
+	}
+
+	data, err := catalog.GenerateFiles(*docs, *cur)
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(*out); err == nil && bytes.Equal(old, data) {
+		return nil // unchanged: keep the file's mtime
+	}
+	// Write then rename so an interrupted run never leaves half a catalog.
+	tmp := *out + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, *out); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// moduleRoot walks up from the working directory to the directory holding go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory; pass -docs, -curation and -out")
+		}
+		dir = parent
+	}
+}
