@@ -49,16 +49,24 @@ const (
 	SourceOverride = "override"
 )
 
+// Alert severities an AlertPolicy may name.
+const (
+	// SeverityPage wakes someone up: the error blocks users and only a person can fix it.
+	SeverityPage = "page"
+	// SeverityTicket files work for office hours.
+	SeverityTicket = "ticket"
+)
+
 // Alert policy defaults, applied by Catalog.Policy to unset fields.
 const (
-	DefaultAlertFactor    = 3.0
-	DefaultAlertFloor     = 5.0
-	DefaultAlertSeverity  = SeverityTicket
-	SeverityPage          = "page"
-	SeverityTicket        = "ticket"
-	versionPrefix         = "c1-"
+	DefaultAlertFactor   = 3.0            // rate must exceed 3x its baseline
+	DefaultAlertFloor    = 5.0            // and at least 5 events/min
+	DefaultAlertSeverity = SeverityTicket // and it files a ticket
+)
+
+const (
+	versionPrefix         = "c1-" // bump when the canonical form changes
 	versionHexLen         = 12
-	maxErrorTypeLen       = 128
 	errorTypePatternShown = `^[a-z0-9_]{1,128}$`
 )
 
