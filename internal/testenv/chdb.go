@@ -82,10 +82,14 @@ func (s *CHDBSession) Query(query, format string) (string, error) {
 
 // chdbLibPath finds libchdb.so as documented on CHDB.
 func chdbLibPath() (string, error) {
-	var cands []string
 	if p := os.Getenv("CHDB_LIB_PATH"); p != "" {
-		cands = append(cands, p)
+		// An explicit path that is wrong is an error, not a reason to guess.
+		if st, err := os.Stat(p); err != nil || st.IsDir() {
+			return "", fmt.Errorf("CHDB_LIB_PATH=%s is not a file: %s", p, depsHint)
+		}
+		return p, nil
 	}
+	var cands []string
 	if root, err := repoRoot(); err == nil {
 		cands = append(cands, filepath.Join(root, ".run/chdb", chdbSubpath))
 	}
