@@ -82,7 +82,8 @@ func TestCheckRejections(t *testing.T) {
 		{"nested trailing comma", body("x", `[1,]`), ReasonNotJSONObject, "invalid character"},
 		{"nested missing colon", body("x", `{"a" 1}`), ReasonNotJSONObject, "':'"},
 		{"nested non-string key", body("x", `{1:2}`), ReasonNotJSONObject, "expected object key"},
-		{"too deep", body("x", strings.Repeat("[", maxDepth+1)+strings.Repeat("]", maxDepth+1)), ReasonNotJSONObject, "too deep"},
+		{"too deep", body("x", strings.Repeat("[", maxDepth)+strings.Repeat("]", maxDepth)), ReasonNotJSONObject, "too deep"},
+		{"too deep objects", body("x", strings.Repeat(`{"a":`, maxDepth)+"1"+strings.Repeat("}", maxDepth)), ReasonNotJSONObject, "too deep"},
 		{"bom", "\ufeff" + bareBody, ReasonNotJSONObject, "not an object"},
 		{"comment", `{/*c*/"error_type":"x"}`, ReasonNotJSONObject, "expected object key"},
 
@@ -359,8 +360,8 @@ func TestCheckFlagsAndFields(t *testing.T) {
 				t.Errorf("client %q", ev.Client)
 			}
 		}},
-		{name: "deep nesting in attribute", payload: body("deep", strings.Repeat("[", maxDepth)+strings.Repeat("]", maxDepth)),
-			attrs: []Attribute{{"deep", strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)}}},
+		{name: "deepest nesting in attribute", payload: body("deep", strings.Repeat("[", maxDepth-1)+strings.Repeat("]", maxDepth-1)),
+			attrs: []Attribute{{"deep", strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1)}}},
 	}
 	c := NewChecker(testCatalog(t), Options{})
 	var ev Event // reused on purpose: nothing may leak from one case to the next

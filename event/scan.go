@@ -6,8 +6,9 @@ import (
 	"unicode/utf8"
 )
 
-// maxDepth bounds the nesting of objects and arrays, as encoding/json does, so
-// that a hostile payload cannot make skipping a value expensive.
+// maxDepth bounds the nesting of objects and arrays, the top-level object
+// included, exactly as encoding/json does (10000), so that both agree on what
+// is valid and a hostile payload cannot make skipping a value expensive.
 const maxDepth = 10000
 
 // kind is the JSON type of a scanned value.
@@ -246,8 +247,8 @@ func (s *scanner) skipNested(i int) int {
 	var stack [maxDepth/64 + 1]uint64
 	depth := 0
 	for {
-		// d[i] opens a container.
-		if depth == maxDepth {
+		// d[i] opens a container; the top-level object is one more level.
+		if depth+1 == maxDepth {
 			return s.fail(i, "nesting too deep")
 		}
 		isObj := d[i] == '{'
