@@ -1,0 +1,43 @@
+package query
+
+import (
+	"context"
+)
+
+// CatalogEntry is an error type's entry as the ingester last wrote it to the catalog table.
+type CatalogEntry struct {
+	ErrorType       string   `json:"error_type"`
+	StatusCode      uint16   `json:"status_code"`
+	Category        string   `json:"category"`
+	Actor           string   `json:"actor"`
+	Description     string   `json:"description"`
+	ErrorMessage    string   `json:"error_message"`
+	DocsURL         string   `json:"docs_url"`
+	Remediation     string   `json:"remediation"`
+	CommonCauses    []string `json:"common_causes"`
+	Troubleshooting []string `json:"troubleshooting"`
+	CatalogVersion  string   `json:"catalog_version"`
+}
+
+// catalogFor reads the current entries of the given error types (FINAL: the newest write of
+// each type wins).
+func (c *Client) catalogFor(ctx context.Context, types []string) (map[string]CatalogEntry, error) {
+	out := make(map[string]CatalogEntry, len(types))
+	if len(types) == 0 {
+		return out, nil
+	}
+	s := stmt{name: "read catalog", sql: `SELECT error_type, status_code, category, actor, description, error_message,
+    error_url, remediation, common_causes, troubleshooting, catalog_version
+FROM ${db}.catalog FINAL
+WHERE has(?, error_type)`, args: []any{types}}
+	_, err := c.run(ctx, s, func(r Rows) error {
+		var e CatalogEntry
+		if err := r.Scan(&e.ErrorType, &e.StatusCode, &e.Category, &e.Actor, &e.Description, &e.ErrorMessage,
+			&e.DocsURL, &e.Remediation, &e.CommonCauses, &e.Troubleshooting, &e.CatalogVersion); err != nil {
+			return err
+		}
+		out[e.ErrorType] = e
+		return nil
+	})
+	return out, err
+}
