@@ -1,0 +1,79 @@
+// Command faultline-gen writes faultline's generated deploy artefacts: the Prometheus rules
+// (from the error catalog and its overrides) and the Grafana dashboards.
+//
+//	faultline-gen rules [-catalog schema/catalog.json] [-overrides FILE] [-out deploy/prometheus/rules/faultline.rules.yml]
+//	faultline-gen dashboards [-out dashboards/json]
+//
+// `go generate ./alerting ./dashboards` runs it with the repository's paths.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/faultline/faultline/alerting"
+	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/dashboards"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "faultline-gen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: faultline-gen rules|dashboards [flags]")
+	}
+	switch args[0] {
+	case "rules":
+		fs := flag.NewFlagSet("rules", flag.ContinueOnError)
+		base := fs.String("catalog", "schema/catalog.json", "base catalog JSON")
+		overrides := fs.String("overrides", "", "catalog overrides YAML (optional)")
+		out := fs.String("out", "deploy/prometheus/rules/faultline.rules.yml", "rule file to write")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		c, err := catalog.Load(*base, *overrides)
+		if err != nil {
+			return err
+		}
+		b, err := alerting.Marshal(alerting.Generate(c), c.Version())
+		if err != nil {
+			return err
+		}
+		return writeFile(*out, b)
+	case "dashboards":
+		fs := flag.NewFlagSet("dashboards", flag.ContinueOnError)
+		out := fs.String("out", "dashboards/json", "directory for the dashboard JSON files")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		files, err := dashboards.Render()
+		if err != nil {
+			return err
+		}
+		for name, b := range files {
+			if err := writeFile(filepath.Join(*out, name), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q: want rules or dashboards", args[0])
+	}
+}
+
+func writeFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
