@@ -1,0 +1,221 @@
+// Command ingest consumes API error events from Kafka, checks and enriches them against the
+// error catalog, stores them in ClickHouse exactly once and exports Prometheus metrics.
+//
+//	ingest [run] [--drain]   consume (until SIGTERM/SIGINT, or with --drain until caught up)
+//	ingest migrate           apply the ClickHouse schema and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/pipeline"
+	"github.com/faultline/faultline/schema"
+	"github.com/faultline/faultline/store"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var (
+		cfgPath string
+		drain   bool
+	)
+	root := &cobra.Command{
+		Use:           "ingest",
+		Short:         "Kafka to ClickHouse ingester for API error events",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), cfgPath, drain)
+		},
+	}
+	root.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default: config.yaml if present)")
+	root.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
+
+	runCmd := &cobra.Command{
+		Use:   "run",
+		Short: "Consume until SIGTERM/SIGINT (or, with --drain, until caught up)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), cfgPath, drain)
+		},
+	}
+	runCmd.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
+	migrateCmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the ClickHouse schema migrations and exit",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := setup(cfgPath)
+			if err != nil {
+				return err
+			}
+			conn, err := store.Open(cmd.Context(), cfg.ClickHouse, 2)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			applied, err := schema.Migrate(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database)
+			if err != nil {
+				return err
+			}
+			log.Info("schema up to date", "database", cfg.ClickHouse.Database, "applied", applied)
+			return nil
+		},
+	}
+	root.AddCommand(runCmd, migrateCmd)
+	return root
+}
+
+func setup(cfgPath string) (*config.Config, *slog.Logger, error) {
+	if cfgPath == "" {
+		if _, err := os.Stat("config.yaml"); err == nil {
+			cfgPath = "config.yaml"
+		}
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, newLogger(cfg.Log), nil
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func run(ctx context.Context, cfgPath string, drain bool) error {
+	cfg, log, err := setup(cfgPath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	cat, err := catalog.Load(cfg.Catalog.Path, cfg.Catalog.Overrides)
+	if err != nil {
+		return fmt.Errorf("catalog (keys catalog.path, catalog.overrides): %w", err)
+	}
+	conn, err := store.Open(ctx, cfg.ClickHouse, 4)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if cfg.Ingest.MigrateOnStart {
+		if _, err := schema.Migrate(ctx, schema.Native(conn), cfg.ClickHouse.Database); err != nil {
+			return err
+		}
+	}
+	if err := schema.SyncCatalog(ctx, conn, cfg.ClickHouse.Database, cat); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.NewIngest(reg, catalogTypes(cat), reasons(), flags(), cat.Version(), cfg.Metrics.MaxUnknownErrorTypes)
+	checker := event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
+	in, err := pipeline.New(cfg, checker, conn, m, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Metrics.Listen != "" {
+		srv, err := serve(cfg.Metrics.Listen, reg, in, conn, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	log.Info("catalog loaded", "version", cat.Version(), "entries", cat.Len())
+
+	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
+	if drain {
+		fmt.Printf("consumed %d  stored %d  quarantined %d (server rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
+			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.Flagged, sum.Skipped,
+			sum.Elapsed.Round(time.Millisecond), sum.EventsPerSecond())
+	}
+	if err != nil && !(errors.Is(err, context.Canceled) && !drain) {
+		return err
+	}
+	log.Info("stopped", "consumed", sum.Consumed, "stored", sum.Stored, "quarantined", sum.Quarantined)
+	return nil
+}
+
+func serve(addr string, reg *prometheus.Registry, in *pipeline.Ingester, conn driver.Conn, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := in.Ready(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "error", err)
+		}
+	}()
+	log.Info("serving /metrics, /healthz, /readyz", "addr", ln.Addr().String())
+	return srv, nil
+}
+
+func catalogTypes(cat *catalog.Catalog) []metrics.CatalogType {
+	var out []metrics.CatalogType
+	for _, e := range cat.Entries() {
+		out = append(out, metrics.CatalogType{ErrorType: e.ErrorType, Category: e.Category, StatusCode: strconv.Itoa(e.StatusCode)})
+	}
+	return out
+}
+
+func reasons() []string {
+	out := []string{pipeline.ReasonServerRejected}
+	for _, r := range event.AllReasons() {
+		out = append(out, string(r))
+	}
+	return out
+}
+
+func flags() []string {
+	var out []string
+	for _, f := range event.AllFlags() {
+		out = append(out, f.String())
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+)
+
+// budget bounds the bytes held between fetch and insert. Readers wait for room instead of
+// fetching more, so a slow or absent ClickHouse stops consumption rather than growing memory.
+type budget struct {
+	mu    sync.Mutex
+	used  int64
+	limit int64
+	freed chan struct{} // closed and replaced on every release
+}
+
+func newBudget(limit int) *budget {
+	return &budget{limit: int64(limit), freed: make(chan struct{})}
+}
+
+// acquire takes n bytes, waiting until they fit or ctx ends. A single message larger than
+// the whole budget still gets through alone.
+func (b *budget) acquire(ctx context.Context, n int) error {
+	want := min(int64(n), b.limit)
+	for {
+		b.mu.Lock()
+		if b.used+want <= b.limit {
+			b.used += want
+			b.mu.Unlock()
+			return nil
+		}
+		wait := b.freed
+		b.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
+// release returns n bytes taken by acquire.
+func (b *budget) release(n int) {
+	b.mu.Lock()
+	b.used -= min(int64(n), b.limit)
+	close(b.freed)
+	b.freed = make(chan struct{})
+	b.mu.Unlock()
+}
+
+func (b *budget) inUse() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}

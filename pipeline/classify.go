@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// ErrorClass says what to do about a failed insert.
+type ErrorClass string
+
+// The classes of insert errors; values are metric labels.
+const (
+	// ClassRetryable: the server or the network is in trouble for now (connection refused or
+	// reset, timeouts, too many parts, memory limits). Retry with backoff; nothing is wrong
+	// with the rows.
+	ClassRetryable ErrorClass = "retryable"
+	// ClassData: the server refused the rows themselves. Retrying the same block fails the
+	// same way, so the batch is split to find the offending rows.
+	ClassData ErrorClass = "data"
+	// ClassFatal: faultline cannot write at all until someone acts (missing table or
+	// database, authentication, permissions). Keep retrying slowly; never commit past.
+	ClassFatal ErrorClass = "fatal"
+)
+
+// ClickHouse error codes, from ClickHouse's src/Common/ErrorCodes.cpp.
+var (
+	fatalCodes = map[int32]bool{
+		8:   true, // THERE_IS_NO_COLUMN
+		16:  true, // NO_SUCH_COLUMN_IN_TABLE
+		60:  true, // UNKNOWN_TABLE
+		81:  true, // UNKNOWN_DATABASE
+		164: true, // READONLY
+		192: true, // UNKNOWN_USER
+		193: true, // WRONG_PASSWORD
+		194: true, // REQUIRED_PASSWORD
+		195: true, // IP_ADDRESS_NOT_ALLOWED
+		291: true, // DATABASE_ACCESS_DENIED
+		497: true, // ACCESS_DENIED
+		516: true, // AUTHENTICATION_FAILED
+	}
+	dataCodes = map[int32]bool{
+		6:   true, // CANNOT_PARSE_TEXT
+		26:  true, // CANNOT_PARSE_QUOTED_STRING
+		27:  true, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+		38:  true, // CANNOT_PARSE_DATE
+		41:  true, // CANNOT_PARSE_DATETIME
+		43:  true, // ILLEGAL_TYPE_OF_ARGUMENT
+		53:  true, // TYPE_MISMATCH
+		69:  true, // ARGUMENT_OUT_OF_BOUND
+		70:  true, // CANNOT_CONVERT_TYPE
+		72:  true, // CANNOT_PARSE_NUMBER
+		117: true, // INCORRECT_DATA
+		131: true, // TOO_LARGE_STRING_SIZE
+		321: true, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+		349: true, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+		395: true, // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO (a MATERIALIZED check column)
+		469: true, // VIOLATED_CONSTRAINT
+	}
+)
+
+// Classify sorts an insert error into retryable, data or fatal. Anything it does not
+// recognise is retryable: retrying loses nothing, dropping would.
+func Classify(err error) ErrorClass {
+	var exc *clickhouse.Exception
+	if errors.As(err, &exc) {
+		switch {
+		case fatalCodes[exc.Code]:
+			return ClassFatal
+		case dataCodes[exc.Code]:
+			return ClassData
+		case exc.Code == 252 && strings.Contains(exc.Message, "partitions for single INSERT"):
+			// TOO_MANY_PARTS is usually load, but "too many partitions for single INSERT
+			// block" is the rows' own doing: smaller blocks span fewer partitions.
+			return ClassData
+		}
+		return ClassRetryable
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, clickhouse.ErrAcquireConnTimeout):
+		return ClassRetryable
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) {
+		return ClassRetryable
+	}
+	return ClassRetryable
+}

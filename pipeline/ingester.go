@@ -1,0 +1,700 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/schema"
+)
+
+// Ingester consumes error events from Kafka as a consumer group and stores each one exactly
+// once in ClickHouse.
+type Ingester struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	m       *metrics.Ingest
+	checker *event.Checker
+	sink    *Sink
+	conn    driver.Conn
+	client  *kafka.Client
+	ledger  *ledger
+	budget  *budget
+
+	items   chan item
+	batches chan *pending
+
+	shuttingDown atomic.Bool
+	stats        Summary
+	statsMu      sync.Mutex
+}
+
+// Summary counts what a run did; Drain prints it.
+type Summary struct {
+	Consumed       int64
+	Skipped        int64
+	Stored         int64
+	Quarantined    int64
+	ServerRejected int64
+	Flagged        int64
+	Elapsed        time.Duration
+}
+
+// EventsPerSecond is messages resolved (stored, quarantined or skipped) per second.
+func (s Summary) EventsPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Stored+s.Quarantined+s.Skipped) / s.Elapsed.Seconds()
+}
+
+// item is what a partition hands the batcher: a row, or a request to flush everything
+// handed over so far.
+type item struct {
+	row   *Row
+	flush *flushRequest
+}
+
+type flushRequest struct {
+	trigger string
+	done    chan error // gets nil once everything before the request is stored and committed
+}
+
+// pending is a sealed batch on its way to the sink.
+type pending struct {
+	batch   *Batch
+	next    map[*partition]int64 // offset to commit per partition once stored
+	bytes   int                  // budget to release, skipped rows included
+	trigger string
+	waiters []chan error
+}
+
+// New builds an ingester. conn must reach a database with the schema applied.
+func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
+	sink, err := NewSink(context.Background(), conn, cfg.ClickHouse.Database, cfg.Retry, m, log)
+	if err != nil {
+		return nil, err
+	}
+	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
+	return &Ingester{
+		cfg: cfg, log: log, m: m, checker: checker, sink: sink, conn: conn,
+		client:  &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 10 * time.Second},
+		ledger:  newLedger(m),
+		budget:  newBudget(cfg.Batch.MaxInflightBytes),
+		items:   make(chan item, 4096),
+		batches: make(chan *pending, 1),
+	}, nil
+}
+
+// RunOptions change how Run ends.
+type RunOptions struct {
+	// Drain ends the run once every partition's committed offset reaches the end offset seen
+	// at start.
+	Drain bool
+}
+
+// Run consumes until ctx ends (or, with Drain, until caught up), then stops fetching,
+// flushes, commits and leaves the group within cfg.Ingest.ShutdownTimeout.
+func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
+	start := time.Now()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	var drainDone chan error
+	if opts.Drain {
+		ends, err := in.endOffsets(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		drainDone = make(chan error, 1)
+		go func() { drainDone <- in.waitCaughtUp(runCtx, ends); stop() }()
+	}
+
+	// The batcher and sink outlive runCtx: on shutdown they still have to flush what the
+	// partitions hand over, until the shutdown timeout.
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	defer stopLoops()
+	var loops sync.WaitGroup
+	loops.Add(3)
+	go func() { defer loops.Done(); in.batchLoop(loopCtx) }()
+	go func() { defer loops.Done(); in.flushLoop(loopCtx) }()
+	go func() { defer loops.Done(); in.watchLoop(loopCtx) }()
+
+	startOffset := kafka.FirstOffset
+	if in.cfg.Kafka.StartOffset == "latest" {
+		startOffset = kafka.LastOffset
+	}
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                in.cfg.Kafka.Group,
+		Brokers:           in.cfg.Kafka.Brokers,
+		Topics:            in.cfg.Kafka.Topics,
+		SessionTimeout:    in.cfg.Kafka.SessionTimeout,
+		HeartbeatInterval: in.cfg.Kafka.HeartbeatInterval,
+		RebalanceTimeout:  in.cfg.Kafka.RebalanceTimeout,
+		JoinGroupBackoff:  time.Second,
+		StartOffset:       startOffset,
+		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { in.log.Debug("kafka: " + fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("join consumer group %s at %v: %w", in.cfg.Kafka.Group, in.cfg.Kafka.Brokers, err)
+	}
+	in.log.Info("consuming", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics, "brokers", in.cfg.Kafka.Brokers)
+
+	for {
+		gen, err := group.Next(runCtx)
+		if err != nil {
+			if runCtx.Err() != nil {
+				break
+			}
+			in.log.Warn("consumer group error; rejoining", "group", in.cfg.Kafka.Group, "error", err)
+			continue
+		}
+		in.m.Rebalances.Inc()
+		n := 0
+		for topic, parts := range gen.Assignments {
+			for _, a := range parts {
+				topic, a := topic, a
+				n++
+				gen.Start(func(gctx context.Context) { in.consume(gctx, gen, topic, a) })
+			}
+		}
+		in.log.Info("partitions assigned", "generation", gen.ID, "partitions", n)
+	}
+
+	// Shut down: closing the group ends the generation; each partition flushes and commits
+	// before the group is left. Past the timeout, stop waiting for ClickHouse.
+	in.shuttingDown.Store(true)
+	closed := make(chan struct{})
+	go func() { _ = group.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(in.cfg.Ingest.ShutdownTimeout):
+		in.log.Error("shutdown timeout: giving up on unstored rows; they will be read again", "timeout", in.cfg.Ingest.ShutdownTimeout)
+		stopLoops()
+		<-closed
+	}
+	stopLoops()
+	loops.Wait()
+
+	in.statsMu.Lock()
+	sum := in.stats
+	in.statsMu.Unlock()
+	sum.Elapsed = time.Since(start)
+	if drainDone != nil {
+		if err := <-drainDone; err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// consume reads one assigned partition until its generation ends, then hands over what it
+// read for flushing.
+func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment) {
+	p := in.ledger.own(gen, topic, a.ID, a.Offset)
+	defer in.ledger.disown(p)
+	defer in.release(p)
+
+	// What a previous owner stored without committing is skipped, not stored twice.
+	var skip *offsetSet
+	for attempt := 0; ; attempt++ {
+		var err error
+		if skip, err = in.sink.StoredOffsets(ctx, topic, p.id, a.Offset); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
+		if sleep(ctx, in.sink.backoff(Classify(err), attempt)) != nil {
+			return
+		}
+	}
+	if n := skip.len(); n > 0 {
+		in.log.Info("partition has rows stored past its committed offset; they will be skipped",
+			"topic", topic, "partition", a.ID, "committed", a.Offset, "stored", n)
+	}
+
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   in.cfg.Kafka.Brokers,
+		Topic:     topic,
+		Partition: a.ID,
+		MinBytes:  in.cfg.Kafka.MinFetchBytes,
+		MaxBytes:  in.cfg.Kafka.MaxFetchBytes,
+		MaxWait:   in.cfg.Kafka.MaxWait,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			in.log.Debug("kafka reader: "+fmt.Sprintf(msg, args...), "topic", topic, "partition", a.ID)
+		}),
+	})
+	defer r.Close()
+	if err := r.SetOffset(a.Offset); err != nil {
+		in.log.Error("cannot seek", "topic", topic, "partition", a.ID, "offset", a.Offset, "error", err)
+		return
+	}
+	for attempt := 0; ; {
+		msg, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			in.log.Warn("fetch failed; retrying", "topic", topic, "partition", a.ID, "error", err)
+			if sleep(ctx, in.sink.backoff(ClassRetryable, attempt)) != nil {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		row := &Row{Topic: topic, Partition: p.id, Offset: msg.Offset, KafkaTime: msg.Time.UTC(),
+			Key: msg.Key, Payload: msg.Value, part: p}
+		if err := in.budget.acquire(ctx, row.size()); err != nil {
+			return
+		}
+		p.read(msg.Offset, msg.Time)
+		if skip != nil && skip.contains(msg.Offset) {
+			row.skipped = true
+		} else {
+			in.check(row)
+		}
+		select {
+		case in.items <- item{row: row}:
+		case <-ctx.Done():
+			in.budget.release(row.size())
+			return
+		}
+		if skip != nil && skip.exhausted() {
+			skip = nil
+		}
+	}
+}
+
+// check runs the event checks on a row.
+func (in *Ingester) check(r *Row) {
+	rej, ok := in.checker.Check(r.Payload, r.KafkaTime, &r.Event)
+	r.Accepted = ok
+	if !ok {
+		r.Reason, r.Detail = string(rej.Reason), rej.Detail
+	}
+}
+
+// release hands a partition back: everything it read is flushed and committed, or, if that
+// does not happen in time (ClickHouse down), the partition is abandoned: its rows leave the
+// pending inserts and are read again by the next owner. No insert carrying its rows is in
+// flight when release returns.
+func (in *Ingester) release(p *partition) {
+	trigger, wait := "revoke", in.cfg.Kafka.RebalanceTimeout/2
+	if in.shuttingDown.Load() {
+		trigger, wait = "shutdown", in.cfg.Ingest.ShutdownTimeout
+	}
+	done := make(chan error, 1)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case in.items <- item{flush: &flushRequest{trigger: trigger, done: done}}:
+		select {
+		case err := <-done:
+			if err != nil {
+				in.log.Warn("partition released without flushing", "topic", p.topic, "partition", p.id, "error", err)
+			}
+		case <-timer.C:
+			in.log.Warn("flush on release timed out; leaving unstored rows to the next owner",
+				"topic", p.topic, "partition", p.id, "waited", wait)
+		}
+	case <-timer.C:
+	}
+	p.abandoned.Store(true)
+	in.sink.attemptMu.Lock()
+	in.sink.attemptMu.Unlock() //nolint:staticcheck // a barrier: waits out an attempt in flight
+}
+
+// batchLoop gathers rows into batches and seals them on rows, bytes, age or request.
+func (in *Ingester) batchLoop(ctx context.Context) {
+	var (
+		cur     = in.sink.Begin()
+		next    = map[*partition]int64{}
+		bytes   int
+		first   time.Time
+		waiters []chan error
+	)
+	seal := func(trigger string) {
+		if cur.Len() == 0 && len(next) == 0 && len(waiters) == 0 {
+			return
+		}
+		p := &pending{batch: cur, next: next, bytes: bytes, trigger: trigger, waiters: waiters}
+		select {
+		case in.batches <- p:
+		case <-ctx.Done():
+			for _, w := range waiters {
+				w <- ctx.Err()
+			}
+			in.budget.release(bytes)
+			return
+		}
+		cur, next, bytes, first, waiters = in.sink.Begin(), map[*partition]int64{}, 0, time.Time{}, nil
+	}
+	tick := time.NewTicker(max(in.cfg.Batch.MaxAge/4, 5*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			in.budget.release(bytes)
+			for _, w := range waiters {
+				w <- ctx.Err()
+			}
+			return
+		case it := <-in.items:
+			if it.flush != nil {
+				waiters = append(waiters, it.flush.done)
+				seal(it.flush.trigger)
+				continue
+			}
+			r := it.row
+			if first.IsZero() {
+				first = time.Now()
+			}
+			in.statsMu.Lock()
+			in.stats.Consumed++
+			if r.skipped {
+				in.stats.Skipped++
+			}
+			in.statsMu.Unlock()
+			if r.skipped {
+				in.m.Skipped.WithLabelValues("already_stored").Inc()
+			} else {
+				cur.Append(r)
+			}
+			next[r.part] = r.Offset + 1
+			bytes += r.size()
+			in.m.InflightBytes.Set(float64(in.budget.inUse()))
+			switch {
+			case cur.Len() >= in.cfg.Batch.MaxRows:
+				seal("rows")
+			case cur.Bytes() >= in.cfg.Batch.MaxBytes:
+				seal("bytes")
+			}
+		case <-tick.C:
+			if !first.IsZero() && time.Since(first) >= in.cfg.Batch.MaxAge {
+				seal("age")
+			}
+		}
+	}
+}
+
+// flushLoop stores sealed batches in order, then commits their offsets: the end of the chain.
+func (in *Ingester) flushLoop(ctx context.Context) {
+	for {
+		var p *pending
+		select {
+		case <-ctx.Done():
+			// Drain what was sealed but never stored: its waiters must not hang.
+			for {
+				select {
+				case p := <-in.batches:
+					in.finish(p, ctx.Err())
+				default:
+					return
+				}
+			}
+		case p = <-in.batches:
+		}
+		in.m.Flushes.WithLabelValues(p.trigger).Inc()
+		res, err := p.batch.Commit(ctx)
+		if err == nil {
+			in.account(res)
+			err = in.commitOffsets(ctx, p, res)
+		}
+		in.finish(p, err)
+	}
+}
+
+// finish releases a batch's budget and wakes whoever waits for it.
+func (in *Ingester) finish(p *pending, err error) {
+	in.budget.release(p.bytes)
+	in.m.InflightBytes.Set(float64(in.budget.inUse()))
+	for _, w := range p.waiters {
+		w <- err
+	}
+}
+
+// account counts what a commit stored, in metrics and the run summary.
+func (in *Ingester) account(res Result) {
+	type key struct {
+		errorType, category, env string
+		status                   uint16
+	}
+	counts := map[key]int{}
+	flagged := 0
+	now := time.Now()
+	for _, r := range res.Events {
+		e := &r.Event
+		t := e.ErrorType
+		if !e.Known {
+			t = in.m.Unknown.Label(t)
+		}
+		counts[key{t, e.Category, e.Environment, e.StatusCode}]++
+		if e.Flags != 0 {
+			flagged++
+			for _, f := range event.AllFlags() {
+				if e.Flags.Has(f) {
+					in.m.Flagged.WithLabelValues(f.String()).Inc()
+				}
+			}
+		}
+		in.m.EventToStored.Observe(now.Sub(e.Time).Seconds())
+	}
+	for k, n := range counts {
+		in.m.Events.WithLabelValues(k.errorType, k.category, k.env, strconv.Itoa(int(k.status))).Add(float64(n))
+	}
+	reasons := map[string]int{}
+	for _, r := range res.Quarantine {
+		reasons[r.Reason]++
+	}
+	for reason, n := range reasons {
+		in.m.Rejected.WithLabelValues(reason).Add(float64(n))
+	}
+	in.statsMu.Lock()
+	in.stats.Stored += int64(len(res.Events))
+	in.stats.Quarantined += int64(len(res.Quarantine))
+	in.stats.ServerRejected += int64(reasons[ReasonServerRejected])
+	in.stats.Flagged += int64(flagged)
+	in.statsMu.Unlock()
+}
+
+// commitOffsets advances the ledger and commits to Kafka the offsets a stored batch covers.
+// Resolved moves before the commit, so the committed offset never passes it.
+func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) error {
+	for _, r := range res.Events {
+		r.part.storedG.Set(float64(r.Offset + 1))
+	}
+	for _, r := range res.Quarantine {
+		r.part.quarantinedG.Set(float64(r.Offset + 1))
+	}
+	byGen := map[*kafka.Generation]map[string]map[int]int64{}
+	for part, next := range p.next {
+		if part.abandoned.Load() {
+			continue
+		}
+		part.resolved.Store(next)
+		if byGen[part.gen] == nil {
+			byGen[part.gen] = map[string]map[int]int64{}
+		}
+		if byGen[part.gen][part.topic] == nil {
+			byGen[part.gen][part.topic] = map[int]int64{}
+		}
+		byGen[part.gen][part.topic][int(part.id)] = next
+	}
+	var firstErr error
+	for gen, offsets := range byGen {
+		if err := gen.CommitOffsets(offsets); err != nil {
+			// Not fatal: the rows are stored; a later commit or the next owner's skip covers them.
+			in.m.Commits.WithLabelValues("error").Inc()
+			in.log.Warn("offset commit failed", "generation", gen.ID, "error", err)
+			if firstErr == nil && ctx.Err() != nil {
+				firstErr = err
+			}
+			continue
+		}
+		in.m.Commits.WithLabelValues("ok").Inc()
+		now := float64(time.Now().Unix())
+		for part := range p.next {
+			if part.gen != gen || part.abandoned.Load() {
+				continue
+			}
+			part.committed.Store(p.next[part])
+			part.committedG.Set(float64(p.next[part]))
+			in.m.LastCommit.WithLabelValues(part.topic, part.label).Set(now)
+		}
+	}
+	return nil
+}
+
+// watchLoop refreshes lag and checks the ledger against Kafka's committed offsets.
+func (in *Ingester) watchLoop(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		owned := in.ledger.snapshot()
+		if len(owned) == 0 {
+			continue
+		}
+		ends, err := in.listEnds(ctx, owned)
+		if err != nil {
+			in.log.Debug("lag: list offsets failed", "error", err)
+		}
+		committed, err := in.groupCommitted(ctx, owned)
+		if err != nil {
+			in.log.Debug("ledger: offset fetch failed", "error", err)
+		}
+		now := time.Now()
+		for _, p := range owned {
+			k := tp{p.topic, int(p.id)}
+			if end, ok := ends[k]; ok {
+				lag := max(end-p.consumed.Load(), 0)
+				in.m.LagMessages.WithLabelValues(p.topic, p.label).Set(float64(lag))
+				secs := 0.0
+				if t := p.lastMsgTime.Load(); lag > 0 && t > 0 {
+					secs = now.Sub(time.Unix(0, t)).Seconds()
+				}
+				in.m.LagSeconds.WithLabelValues(p.topic, p.label).Set(secs)
+			}
+			if c, ok := committed[k]; ok && p.breach(c) {
+				in.m.LedgerBreaches.WithLabelValues(p.topic, p.label).Inc()
+				in.log.Error("offset ledger breach: committed offset is past unstored messages",
+					"topic", p.topic, "partition", p.id, "committed", c, "resolved", p.resolved.Load())
+			}
+		}
+	}
+}
+
+type tp struct {
+	topic     string
+	partition int
+}
+
+func (in *Ingester) listEnds(ctx context.Context, parts []*partition) (map[tp]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		req.Topics[p.topic] = append(req.Topics[p.topic], kafka.LastOffsetOf(int(p.id)))
+	}
+	return in.listOffsets(ctx, req)
+}
+
+func (in *Ingester) listOffsets(ctx context.Context, req *kafka.ListOffsetsRequest) (map[tp]int64, error) {
+	resp, err := in.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[tp]int64{}
+	for topic, parts := range resp.Topics {
+		for _, po := range parts {
+			if po.Error == nil {
+				out[tp{topic, po.Partition}] = po.LastOffset
+			}
+		}
+	}
+	return out, nil
+}
+
+func (in *Ingester) groupCommitted(ctx context.Context, parts []*partition) (map[tp]int64, error) {
+	req := &kafka.OffsetFetchRequest{GroupID: in.cfg.Kafka.Group, Topics: map[string][]int{}}
+	for _, p := range parts {
+		req.Topics[p.topic] = append(req.Topics[p.topic], int(p.id))
+	}
+	return in.offsetFetch(ctx, req)
+}
+
+func (in *Ingester) offsetFetch(ctx context.Context, req *kafka.OffsetFetchRequest) (map[tp]int64, error) {
+	resp, err := in.client.OffsetFetch(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[tp]int64{}
+	if resp.Error != nil {
+		// A group that never committed answers GROUP_ID_NOT_FOUND: nothing committed yet.
+		if errors.Is(resp.Error, kafka.GroupIdNotFound) {
+			return out, nil
+		}
+		return nil, resp.Error
+	}
+	for topic, parts := range resp.Topics {
+		for _, p := range parts {
+			if p.Error == nil && p.CommittedOffset >= 0 {
+				out[tp{topic, p.Partition}] = p.CommittedOffset
+			}
+		}
+	}
+	return out, nil
+}
+
+// endOffsets returns the end offset of every partition of the configured topics.
+func (in *Ingester) endOffsets(ctx context.Context) (map[tp]int64, error) {
+	meta, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics})
+	if err != nil {
+		return nil, fmt.Errorf("kafka metadata from %v: %w", in.cfg.Kafka.Brokers, err)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("kafka topic %s: %w", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
+		}
+	}
+	ends, err := in.listOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("kafka end offsets from %v: %w", in.cfg.Kafka.Brokers, err)
+	}
+	return ends, nil
+}
+
+// waitCaughtUp returns once the group's committed offsets reach ends everywhere.
+func (in *Ingester) waitCaughtUp(ctx context.Context, ends map[tp]int64) error {
+	req := &kafka.OffsetFetchRequest{GroupID: in.cfg.Kafka.Group, Topics: map[string][]int{}}
+	for k, end := range ends {
+		if end > 0 {
+			req.Topics[k.topic] = append(req.Topics[k.topic], k.partition)
+		}
+	}
+	if len(req.Topics) == 0 {
+		return nil
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain interrupted: %w", ctx.Err())
+		case <-tick.C:
+		}
+		committed, err := in.offsetFetch(ctx, req)
+		if err != nil {
+			continue
+		}
+		caught := true
+		for k, end := range ends {
+			if end > 0 && committed[k] < end {
+				caught = false
+				break
+			}
+		}
+		if caught {
+			return nil
+		}
+	}
+}
+
+// Ready reports whether the ingester can do its job: ClickHouse answers with the schema in
+// place and Kafka answers.
+func (in *Ingester) Ready(ctx context.Context) error {
+	if err := in.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	pending, err := schema.Pending(ctx, schema.Native(in.conn), in.cfg.ClickHouse.Database)
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("schema: migrations %v not applied", pending)
+	}
+	if _, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {
+		return fmt.Errorf("kafka at %v: %w", in.cfg.Kafka.Brokers, err)
+	}
+	return nil
+}

@@ -1,0 +1,520 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/schema"
+)
+
+const (
+	tableEvents     = "events"
+	tableQuarantine = "quarantine"
+)
+
+var eventColumns = []string{
+	"event_time", "event_time_ms", "status_code", "error_type", "request_id", "error_message",
+	"error_url", "environment", "category", "actor", "known", "flags", "method", "path",
+	"project_id", "organization_id", "member_id", "client", "region", "latency_ms",
+	"attr_keys", "attr_values", "catalog_version", "kafka_topic", "kafka_partition",
+	"kafka_offset", "kafka_time", "ingested_at", "insert_id",
+}
+
+var quarantineColumns = []string{
+	"received_at", "reason", "detail", "payload", "payload_bytes", "kafka_topic",
+	"kafka_partition", "kafka_offset", "kafka_time", "kafka_key", "insert_id",
+}
+
+// Sink writes batches of rows to ClickHouse.
+type Sink struct {
+	conn  driver.Conn
+	db    string
+	log   *slog.Logger
+	m     *metrics.Ingest
+	retry config.Retry
+	// dedupToken: the server knows insert_deduplication_token (22.2+), so a retried block is
+	// also deduplicated by the server where the table has a deduplication window.
+	dedupToken bool
+
+	// attemptMu is held for each insert attempt. A partition being given up takes it once
+	// after marking itself abandoned: from then on no attempt carrying its rows starts, so
+	// no zombie insert can land after the partition's next owner has read what is stored.
+	attemptMu sync.Mutex
+
+	insertSQL map[string]string
+}
+
+// NewSink returns a Sink writing into database over conn.
+func NewSink(ctx context.Context, conn driver.Conn, database string, retry config.Retry, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
+	if err := schema.ValidateDatabase(database); err != nil {
+		return nil, err
+	}
+	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, insertSQL: map[string]string{
+		tableEvents:     insertStatement(database, tableEvents, eventColumns),
+		tableQuarantine: insertStatement(database, tableQuarantine, quarantineColumns),
+	}}
+	if v, err := conn.ServerVersion(); err == nil {
+		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)
+	}
+	return s, nil
+}
+
+func insertStatement(db, table string, cols []string) string {
+	q := "INSERT INTO `" + db + "`." + table + " ("
+	for i, c := range cols {
+		if i > 0 {
+			q += ", "
+		}
+		q += c
+	}
+	return q + ")"
+}
+
+// Batch is a set of rows that become visible in ClickHouse together: Append rows, then Commit
+// (store every row exactly once) or Rollback (store nothing). A batch is unusable afterwards.
+type Batch struct {
+	sink    *Sink
+	rows    []*Row
+	bytes   int
+	created time.Time
+	done    bool
+}
+
+// Begin starts an empty batch.
+func (s *Sink) Begin() *Batch { return &Batch{sink: s, created: time.Now()} }
+
+// Append adds a row.
+func (b *Batch) Append(r *Row) {
+	if b.done {
+		panic("pipeline: Append on a committed or rolled back batch")
+	}
+	b.rows = append(b.rows, r)
+	b.bytes += r.size()
+}
+
+// Len is the number of rows appended.
+func (b *Batch) Len() int { return len(b.rows) }
+
+// Bytes is the memory the rows hold.
+func (b *Batch) Bytes() int { return b.bytes }
+
+// Age is the time since Begin.
+func (b *Batch) Age() time.Time { return b.created }
+
+// Rollback discards the batch without storing anything.
+func (b *Batch) Rollback() { b.done = true; b.rows = nil }
+
+// Result counts what a Commit stored.
+type Result struct {
+	Events     []*Row // stored in events
+	Quarantine []*Row // stored in quarantine: rejected by the checks or refused by ClickHouse
+	Abandoned  int    // rows of partitions given up during the commit, left for their next owner
+}
+
+// Commit stores every row in events or quarantine and returns once all are stored. It
+// retries by error class until ctx ends; an error means ctx ended first, and then rows may be
+// partly stored: the Kafka offsets must not be committed, and the rows' next reader skips
+// what is stored (see Ingester). Events go first so that rows ClickHouse refuses join the
+// quarantine insert of the same commit.
+func (b *Batch) Commit(ctx context.Context) (Result, error) {
+	if b.done {
+		panic("pipeline: Commit on a committed or rolled back batch")
+	}
+	b.done = true
+	s := b.sink
+	var (
+		events, quarantine []*Row
+		res                Result
+	)
+	for _, r := range b.rows {
+		if r.Accepted {
+			events = append(events, r)
+		} else {
+			quarantine = append(quarantine, r)
+		}
+	}
+	at := time.Now().UTC().Truncate(time.Second)
+	w := &tableWrite{sink: s, at: at, res: &res}
+	if err := w.store(ctx, tableEvents, events); err != nil {
+		return res, err
+	}
+	quarantine = append(quarantine, w.refused...)
+	if err := w.store(ctx, tableQuarantine, quarantine); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// tableWrite is one Commit's progress.
+type tableWrite struct {
+	sink    *Sink
+	at      time.Time
+	res     *Result
+	refused []*Row // events ClickHouse refused, bound for quarantine
+}
+
+// store inserts rows into table, retrying by class and splitting on data errors.
+func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error {
+	s := w.sink
+	for attempt := 0; ; attempt++ {
+		rows = w.dropAbandoned(rows)
+		if len(rows) == 0 {
+			return nil
+		}
+		id := rand.Uint64()
+		start := time.Now()
+		err := s.insert(ctx, table, rows, id, w.at)
+		if err == nil {
+			s.m.InsertDuration.WithLabelValues(table).Observe(time.Since(start).Seconds())
+			w.stored(table, rows)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("insert into %s.%s: %w", s.db, table, ctx.Err())
+		}
+		class := Classify(err)
+		s.m.InsertErrors.WithLabelValues(table, string(class)).Inc()
+		// Whatever the error, some rows may have landed (a lost reply, a failing view):
+		// read back what this attempt stored and only ever retry the rest.
+		landed, verr := w.verify(ctx, table, id)
+		if verr != nil {
+			return verr
+		}
+		if len(landed) > 0 {
+			var rest []*Row
+			var done []*Row
+			for _, r := range rows {
+				if landed[r.key()] {
+					done = append(done, r)
+				} else {
+					rest = append(rest, r)
+				}
+			}
+			w.stored(table, done)
+			rows = rest
+			if len(rows) == 0 {
+				return nil
+			}
+		}
+		if class == ClassData && table == tableEvents {
+			if len(rows) == 1 {
+				r := rows[0]
+				s.log.Warn("ClickHouse refused an event; storing it in quarantine",
+					"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
+				w.refused = append(w.refused, refuse(r, err))
+				return nil
+			}
+			// Split to isolate the rows the server refuses; the halves keep offset order.
+			mid := len(rows) / 2
+			if err := w.store(ctx, table, rows[:mid]); err != nil {
+				return err
+			}
+			return w.store(ctx, table, rows[mid:])
+		}
+		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
+		wait := s.backoff(class, attempt)
+		s.log.Warn("insert failed; retrying", "table", table, "rows", len(rows), "class", class,
+			"attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("insert into %s.%s: %w", s.db, table, err)
+		}
+	}
+}
+
+// refuse turns an event ClickHouse refused into a quarantine row with the server's message.
+func refuse(r *Row, err error) *Row {
+	q := *r
+	q.Accepted = false
+	q.Reason = ReasonServerRejected
+	q.Detail = err.Error()
+	return &q
+}
+
+func (w *tableWrite) stored(table string, rows []*Row) {
+	if len(rows) == 0 {
+		return
+	}
+	s := w.sink
+	s.m.RowsStored.WithLabelValues(table).Add(float64(len(rows)))
+	s.m.BatchRows.WithLabelValues(table).Observe(float64(len(rows)))
+	n := 0
+	for _, r := range rows {
+		n += len(r.Payload)
+	}
+	s.m.BatchBytes.WithLabelValues(table).Observe(float64(n))
+	if table == tableEvents {
+		w.res.Events = append(w.res.Events, rows...)
+	} else {
+		w.res.Quarantine = append(w.res.Quarantine, rows...)
+	}
+}
+
+// dropAbandoned removes rows of partitions given up since the batch was built. It holds
+// attemptMu until the attempt that follows has finished; see Sink.attemptMu.
+func (w *tableWrite) dropAbandoned(rows []*Row) []*Row {
+	keep := rows[:0:0]
+	dropped := 0
+	for _, r := range rows {
+		if r.part != nil && r.part.abandoned.Load() {
+			dropped++
+			continue
+		}
+		keep = append(keep, r)
+	}
+	if dropped == 0 {
+		return rows
+	}
+	w.res.Abandoned += dropped
+	return keep
+}
+
+// verify returns the rows an attempt with insert id stored, retrying the read itself until
+// it answers or ctx ends.
+func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[rowKey]bool, error) {
+	s := w.sink
+	for attempt := 0; ; attempt++ {
+		landed, err := s.landed(ctx, table, id, w.at)
+		if err == nil {
+			return landed, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("check insert into %s.%s: %w", s.db, table, ctx.Err())
+		}
+		class := Classify(err)
+		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
+		if err := sleep(ctx, s.backoff(class, attempt)); err != nil {
+			return nil, fmt.Errorf("check insert into %s.%s: %w", s.db, table, err)
+		}
+	}
+}
+
+func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time) (map[rowKey]bool, error) {
+	s.attemptMu.Lock()
+	defer s.attemptMu.Unlock()
+	// Rows of one commit share ingested_at/received_at, which keeps the scan narrow.
+	timeCol := "ingested_at"
+	if table == tableQuarantine {
+		timeCol = "received_at"
+	}
+	q := "SELECT kafka_topic, kafka_partition, kafka_offset FROM `" + s.db + "`." + table +
+		" WHERE insert_id = ? AND " + timeCol + " = ?"
+	rows, err := s.conn.Query(ctx, q, id, at)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[rowKey]bool{}
+	for rows.Next() {
+		var (
+			topic string
+			part  uint32
+			off   uint64
+		)
+		if err := rows.Scan(&topic, &part, &off); err != nil {
+			return nil, err
+		}
+		out[rowKey{topic, int32(part), int64(off)}] = true
+	}
+	return out, rows.Err()
+}
+
+func (s *Sink) backoff(class ErrorClass, attempt int) time.Duration {
+	if class == ClassFatal {
+		return s.retry.FatalBackoff
+	}
+	d := s.retry.InitialBackoff
+	for i := 0; i < attempt && d < s.retry.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.retry.MaxBackoff)
+	// Full jitter over the upper half: spread retries of many ingesters apart.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// insert sends rows as one block: one INSERT, columns appended whole.
+func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64, at time.Time) error {
+	s.attemptMu.Lock()
+	defer s.attemptMu.Unlock()
+	if s.dedupToken {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+			"insert_deduplication_token": strconv.FormatUint(id, 16),
+		}))
+	}
+	batch, err := s.conn.PrepareBatch(ctx, s.insertSQL[table])
+	if err != nil {
+		return err
+	}
+	var cols []any
+	if table == tableEvents {
+		cols = eventColumnsOf(rows, id, at)
+	} else {
+		cols = quarantineColumnsOf(rows, id, at)
+	}
+	for i, c := range cols {
+		if err := batch.Column(i).Append(c); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("append column %d of %s: %w", i, table, err)
+		}
+	}
+	return batch.Send()
+}
+
+func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
+	n := len(rows)
+	var (
+		eventTime      = make([]time.Time, n)
+		eventTimeMs    = make([]uint16, n)
+		status         = make([]uint16, n)
+		errorType      = make([]string, n)
+		requestID      = make([]string, n)
+		errorMessage   = make([]string, n)
+		errorURL       = make([]string, n)
+		environment    = make([]string, n)
+		category       = make([]string, n)
+		actor          = make([]string, n)
+		known          = make([]uint8, n)
+		flags          = make([][]string, n)
+		method         = make([]string, n)
+		path           = make([]string, n)
+		projectID      = make([]string, n)
+		organizationID = make([]string, n)
+		memberID       = make([]string, n)
+		client         = make([]string, n)
+		region         = make([]string, n)
+		latency        = make([]*float64, n)
+		attrKeys       = make([][]string, n)
+		attrValues     = make([][]string, n)
+		catalogVersion = make([]string, n)
+		topic          = make([]string, n)
+		partition      = make([]uint32, n)
+		offset         = make([]uint64, n)
+		kafkaTime      = make([]time.Time, n)
+		ingestedAt     = make([]time.Time, n)
+		insertID       = make([]uint64, n)
+	)
+	for i, r := range rows {
+		e := &r.Event
+		eventTime[i] = e.Time
+		eventTimeMs[i] = uint16(e.Time.Nanosecond() / int(time.Millisecond))
+		status[i] = e.StatusCode
+		errorType[i] = e.ErrorType
+		requestID[i] = e.RequestID
+		errorMessage[i] = e.ErrorMessage
+		errorURL[i] = e.ErrorURL
+		environment[i] = e.Environment
+		category[i] = e.Category
+		actor[i] = e.Actor
+		if e.Known {
+			known[i] = 1
+		}
+		if e.Flags != 0 {
+			flags[i] = e.Flags.Names()
+		} else {
+			flags[i] = []string{}
+		}
+		method[i] = e.Method
+		path[i] = e.Path
+		projectID[i] = e.ProjectID
+		organizationID[i] = e.OrganizationID
+		memberID[i] = e.MemberID
+		client[i] = e.Client
+		region[i] = e.Region
+		if e.HasLatency {
+			latency[i] = &e.LatencyMs
+		}
+		keys := make([]string, len(e.Attributes))
+		vals := make([]string, len(e.Attributes))
+		for j, a := range e.Attributes {
+			keys[j], vals[j] = a.Key, a.Value
+		}
+		attrKeys[i], attrValues[i] = keys, vals
+		catalogVersion[i] = e.CatalogVersion
+		topic[i] = r.Topic
+		partition[i] = uint32(r.Partition)
+		offset[i] = uint64(r.Offset)
+		kafkaTime[i] = r.KafkaTime
+		ingestedAt[i] = at
+		insertID[i] = id
+	}
+	return []any{eventTime, eventTimeMs, status, errorType, requestID, errorMessage, errorURL,
+		environment, category, actor, known, flags, method, path, projectID, organizationID,
+		memberID, client, region, latency, attrKeys, attrValues, catalogVersion, topic,
+		partition, offset, kafkaTime, ingestedAt, insertID}
+}
+
+func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
+	n := len(rows)
+	var (
+		receivedAt = make([]time.Time, n)
+		reason     = make([]string, n)
+		detail     = make([]string, n)
+		payload    = make([]string, n)
+		size       = make([]uint32, n)
+		topic      = make([]string, n)
+		partition  = make([]uint32, n)
+		offset     = make([]uint64, n)
+		kafkaTime  = make([]time.Time, n)
+		key        = make([]string, n)
+		insertID   = make([]uint64, n)
+	)
+	for i, r := range rows {
+		receivedAt[i] = at
+		reason[i] = r.Reason
+		detail[i] = r.Detail
+		payload[i] = string(r.Payload)
+		size[i] = uint32(len(r.Payload))
+		topic[i] = r.Topic
+		partition[i] = uint32(r.Partition)
+		offset[i] = uint64(r.Offset)
+		kafkaTime[i] = r.KafkaTime
+		key[i] = string(r.Key)
+		insertID[i] = id
+	}
+	return []any{receivedAt, reason, detail, payload, size, topic, partition, offset, kafkaTime, key, insertID}
+}
+
+// StoredOffsets returns the offsets of topic/partition at or after from that are already in
+// events or quarantine: what a previous owner stored but did not commit.
+func (s *Sink) StoredOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
+	from = max(from, 0)
+	q := "SELECT kafka_offset FROM `" + s.db + "`.events WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?" +
+		" UNION ALL SELECT kafka_offset FROM `" + s.db + "`.quarantine WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
+	rows, err := s.conn.Query(ctx, q, topic, uint32(partition), uint64(from), topic, uint32(partition), uint64(from))
+	if err != nil {
+		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
+	}
+	defer rows.Close()
+	var offs []int64
+	for rows.Next() {
+		var o uint64
+		if err := rows.Scan(&o); err != nil {
+			return nil, err
+		}
+		offs = append(offs, int64(o))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return newOffsetSet(offs), nil
+}
