@@ -1,0 +1,186 @@
+// Command loadgen sends realistic API error traffic to Kafka for demos, alert
+// tests, fault tests and benchmarks: catalog error types with a skewed
+// distribution, bare bodies and envelopes, unknown types, malformed messages
+// of every reject reason, and scripted spikes.
+//
+// Usage:
+//
+//	loadgen --count 100000                       # as fast as possible
+//	loadgen --rate 500 --count 0                 # 500 events/s until Ctrl-C
+//	loadgen --rate 200 --spike billing_not_verified:20x:5m@2m --summary-json truth.json
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/loadgen"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newCommand(log).ExecuteContext(ctx); err != nil {
+		log.Error("loadgen failed", "err", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	brokers, topic, catalog, compression, balancer, summaryJSON string
+	rate                                                        float64
+	count                                                       int64
+	seed                                                        uint64
+	malformed, unknown, envelope, live                          float64
+	spikes                                                      []string
+	partitions, concurrency                                     int
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newCommand(log *slog.Logger) *cobra.Command {
+	var f flags
+	cmd := &cobra.Command{
+		Use:           "loadgen",
+		Short:         "Send realistic API error events to Kafka",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), log, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.brokers, "brokers", envOr("FAULTLINE_KAFKA_BROKERS", "127.0.0.1:9092"), "comma-separated Kafka brokers (env FAULTLINE_KAFKA_BROKERS)")
+	fl.StringVar(&f.topic, "topic", envOr("FAULTLINE_KAFKA_TOPIC", "api-errors"), "topic to write (env FAULTLINE_KAFKA_TOPIC)")
+	fl.StringVar(&f.catalog, "catalog", "schema/catalog.json", "error catalog JSON")
+	fl.Float64Var(&f.rate, "rate", 0, "events per second (0: as fast as possible, then --count is required)")
+	fl.Int64Var(&f.count, "count", 0, "messages to send (0 with --rate: until Ctrl-C/SIGTERM)")
+	fl.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed sends the same messages")
+	fl.Float64Var(&f.malformed, "malformed-share", loadgen.DefaultMalformedShare, "share of malformed messages (rejected or flagged)")
+	fl.Float64Var(&f.unknown, "unknown-share", loadgen.DefaultUnknownShare, "share of error types not in the catalog")
+	fl.Float64Var(&f.envelope, "envelope-share", loadgen.DefaultEnvelopeShare, "share of envelopes (the rest are bare API bodies)")
+	fl.Float64Var(&f.live, "live-share", loadgen.DefaultLiveShare, "share of request-id-live- request ids (the rest are -test-)")
+	fl.StringArrayVar(&f.spikes, "spike", nil, "TYPE:FACTORx:DURATION[@START], e.g. billing_not_verified:20x:5m@2m (repeatable)")
+	fl.IntVar(&f.partitions, "partitions", 6, "partitions of the topic when loadgen creates it")
+	fl.StringVar(&f.compression, "compression", "lz4", "none, lz4, snappy, gzip or zstd")
+	fl.StringVar(&f.balancer, "balancer", "hash", "hash (by organization or request id) or round-robin")
+	fl.IntVar(&f.concurrency, "concurrency", 4, "writes in flight")
+	fl.StringVar(&f.summaryJSON, "summary-json", "", "write the ground truth of the delivered messages (loadgen.Expected) to this file")
+	return cmd
+}
+
+// options checks the flags and turns them into generator options; errors
+// name the flag and its value.
+func options(f flags, cat *catalog.Catalog) (loadgen.Options, error) {
+	o := loadgen.DefaultOptions()
+	o.Seed = f.seed
+	for _, s := range []struct {
+		name string
+		v    float64
+		dst  *float64
+	}{
+		{"--malformed-share", f.malformed, &o.MalformedShare}, {"--unknown-share", f.unknown, &o.UnknownShare},
+		{"--envelope-share", f.envelope, &o.EnvelopeShare}, {"--live-share", f.live, &o.LiveShare},
+	} {
+		if !(s.v >= 0 && s.v <= 1) {
+			return o, fmt.Errorf("%s %v: want a share within 0..1", s.name, s.v)
+		}
+		*s.dst = s.v
+	}
+	if o.MalformedShare+o.UnknownShare > 1 {
+		return o, fmt.Errorf("--malformed-share %v + --unknown-share %v: together above 1", o.MalformedShare, o.UnknownShare)
+	}
+	for _, v := range f.spikes {
+		sp, err := loadgen.ParseSpike(v)
+		if err != nil {
+			return o, fmt.Errorf("--spike %q: %w", v, err)
+		}
+		if _, ok := cat.Lookup(sp.ErrorType); !ok {
+			return o, fmt.Errorf("--spike %q: error type %q is not in the catalog", v, sp.ErrorType)
+		}
+		o.Spikes = append(o.Spikes, sp)
+	}
+	if err := o.Validate(cat); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, log *slog.Logger, f flags) error {
+	if f.rate < 0 || f.count < 0 {
+		return fmt.Errorf("--rate %v / --count %d: must not be negative", f.rate, f.count)
+	}
+	if f.rate == 0 && f.count == 0 {
+		return errors.New("give --count N (as fast as possible), --rate R (until Ctrl-C), or both")
+	}
+	if f.partitions < 1 {
+		return fmt.Errorf("--partitions %d: want at least 1", f.partitions)
+	}
+	cat, err := catalog.Load(f.catalog, "")
+	if err != nil {
+		return fmt.Errorf("--catalog %q: %w", f.catalog, err)
+	}
+	opts, err := options(f, cat)
+	if err != nil {
+		return err
+	}
+	brokers := slices.DeleteFunc(strings.Split(f.brokers, ","), func(s string) bool { return strings.TrimSpace(s) == "" })
+	for i := range brokers {
+		brokers[i] = strings.TrimSpace(brokers[i])
+	}
+	if len(brokers) == 0 {
+		return fmt.Errorf("--brokers %q: no broker address", f.brokers)
+	}
+	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: brokers, Topic: f.topic, Balancer: f.balancer, Compression: f.compression})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = loadgen.EnsureTopic(ectx, brokers[0], f.topic, f.partitions)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	gen := loadgen.New(cat, opts)
+	log.Info("sending", "brokers", f.brokers, "topic", f.topic, "rate", f.rate, "count", f.count,
+		"seed", f.seed, "spikes", len(opts.Spikes), "catalog_types", cat.Len())
+	st, perr := loadgen.Produce(ctx, w, gen, f.rate, f.count, loadgen.ProduceOptions{Log: log, Concurrency: f.concurrency})
+
+	d := st.Delivered
+	log.Info("done", "sent", st.Sent, "errors", st.Errors, "elapsed", st.Elapsed.Round(time.Millisecond),
+		"events_per_s", int64(st.Rate()), "accepted", d.ByKind["accepted"], "flagged", d.ByKind["flagged"],
+		"unknown", d.ByKind["unknown"], "rejected", d.ByKind["rejected"], "bytes", d.Bytes)
+	if f.summaryJSON != "" {
+		b, err := json.MarshalIndent(d, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode summary: %w", err)
+		}
+		if err := os.WriteFile(f.summaryJSON, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("--summary-json %q: %w", f.summaryJSON, err)
+		}
+	}
+	return perr
+}
