@@ -22,6 +22,9 @@ func BucketFor(r time.Duration) time.Duration {
 	}
 }
 
+// MaxBuckets bounds the points of a trend (a range of years at one bucket a day).
+const MaxBuckets = 1000
+
 // Series is one line of a trend: a count per bucket, zeros included.
 type Series struct {
 	ErrorType string   `json:"error_type"` // "" for the total of all types
@@ -58,6 +61,9 @@ func (c *Client) Trend(ctx context.Context, f Filter, topTypes int) (*TrendResul
 		until = until.Add(bucket)
 	}
 	n := int(until.Sub(since) / bucket)
+	if n > MaxBuckets {
+		return nil, fmt.Errorf("trend: %s to %s makes %d buckets of %s, more than %d; ask for a shorter range", since, until, n, bucket, MaxBuckets)
+	}
 	res := &TrendResult{Since: since, Until: until, Bucket: bucket, FromRollup: f.rollupOK() && bucket >= 5*time.Minute}
 	for i := 0; i < n; i++ {
 		res.Buckets = append(res.Buckets, since.Add(time.Duration(i)*bucket))
@@ -85,7 +91,13 @@ func (c *Client) Trend(ctx context.Context, f Filter, topTypes int) (*TrendResul
 		return nil
 	}
 	allSQL := "SELECT " + bucketExpr + " AS b, " + count + " FROM " + table + "\nWHERE " + rng + cond + "\nGROUP BY b ORDER BY b"
-	rows, err := c.run(ctx, c.limit(stmt{name: "trend", sql: allSQL, args: append([]any{secs, secs}, where...)}), func(r Rows) error {
+	// The row bound of a trend is its number of points, itself bounded by MaxBuckets.
+	limit := func(s stmt, rows int) stmt {
+		s.sql += "\nLIMIT ?"
+		s.args = append(s.args, uint64(rows)+1)
+		return s
+	}
+	rows, err := c.run(ctx, limit(stmt{name: "trend", sql: allSQL, args: append([]any{secs, secs}, where...)}, n), func(r Rows) error {
 		var b, v uint64
 		if err := r.Scan(&b, &v); err != nil {
 			return err
@@ -95,8 +107,8 @@ func (c *Client) Trend(ctx context.Context, f Filter, topTypes int) (*TrendResul
 	if err != nil {
 		return nil, err
 	}
-	if c.truncated(rows) {
-		return nil, fmt.Errorf("trend: %d buckets exceed query.max_rows %d: %w", rows, c.opts.MaxRows, ErrTruncated)
+	if rows > n {
+		return nil, fmt.Errorf("trend: more rows than buckets: %w", ErrTruncated)
 	}
 	if topTypes == 0 || res.All.Total == 0 {
 		return res, nil
@@ -108,7 +120,7 @@ func (c *Client) Trend(ctx context.Context, f Filter, topTypes int) (*TrendResul
 	args = append(args, where...)
 	args = append(args, uint64(topTypes))
 	byType := map[string]*Series{}
-	rows, err = c.run(ctx, c.limit(stmt{name: "trend by error type", sql: typeSQL, args: args}), func(r Rows) error {
+	rows, err = c.run(ctx, limit(stmt{name: "trend by error type", sql: typeSQL, args: args}, n*topTypes), func(r Rows) error {
 		var (
 			t    string
 			b, v uint64
@@ -126,8 +138,8 @@ func (c *Client) Trend(ctx context.Context, f Filter, topTypes int) (*TrendResul
 	if err != nil {
 		return nil, err
 	}
-	if c.truncated(rows) {
-		return nil, fmt.Errorf("trend: %d points exceed query.max_rows %d; ask for fewer error types or a shorter range: %w", rows, c.opts.MaxRows, ErrTruncated)
+	if rows > n*topTypes {
+		return nil, fmt.Errorf("trend: more rows than points: %w", ErrTruncated)
 	}
 	for _, s := range byType {
 		res.Types = append(res.Types, *s)
