@@ -1,0 +1,233 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/loadgen"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/schema"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// harness is a real broker and a real ClickHouse database with the schema applied.
+type harness struct {
+	t       *testing.T
+	broker  string
+	topic   string
+	ch      *testenv.CH
+	cat     *catalog.Catalog
+	written loadgen.Expected
+}
+
+func newHarness(t *testing.T, partitions int) *harness {
+	t.Helper()
+	topic := "api-errors"
+	b := testenv.Broker(t, topic, partitions)
+	ch := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if _, err := schema.Migrate(ctx, schema.Native(ch.Conn), ch.Database); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, broker: b.Addr, topic: topic, ch: ch, cat: cat, written: loadgen.NewExpected()}
+}
+
+// produce writes n generated messages and adds them to the ground truth.
+func (h *harness) produce(seed uint64, n int64, tweak func(*loadgen.Options)) {
+	h.t.Helper()
+	opts := loadgen.DefaultOptions()
+	opts.Seed = seed
+	opts.MalformedShare = 0.05
+	opts.UnknownShare = 0.02
+	if tweak != nil {
+		tweak(&opts)
+	}
+	gen := loadgen.New(h.cat, opts)
+	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{h.broker}, Topic: h.topic, Balancer: "round-robin"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer w.Close()
+	st, err := loadgen.Produce(context.Background(), w, gen, 0, n, loadgen.ProduceOptions{})
+	if err != nil || st.Errors > 0 {
+		h.t.Fatalf("produce: %v (%d errors)", err, st.Errors)
+	}
+	h.written.Merge(st.Delivered)
+}
+
+// produceRaw writes the given values as they are.
+func (h *harness) produceRaw(values ...string) {
+	h.t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(h.broker), Topic: h.topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne}
+	defer w.Close()
+	var msgs []kafka.Message
+	for _, v := range values {
+		msgs = append(msgs, kafka.Message{Value: []byte(v)})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// config returns a config for an ingester of group against the harness, with test-speed
+// timeouts.
+func (h *harness) config(group string) *config.Config {
+	h.t.Helper()
+	cfg, err := config.Load("")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg.Kafka.Brokers = []string{h.broker}
+	cfg.Kafka.Topics = []string{h.topic}
+	cfg.Kafka.Group = group
+	cfg.Kafka.SessionTimeout = 3 * time.Second
+	cfg.Kafka.HeartbeatInterval = 300 * time.Millisecond
+	cfg.Kafka.RebalanceTimeout = 6 * time.Second
+	cfg.Kafka.MaxWait = 200 * time.Millisecond
+	cfg.ClickHouse.Addr = []string{h.ch.Addr}
+	cfg.ClickHouse.Database = h.ch.Database
+	cfg.Batch.MaxRows = 5000
+	cfg.Batch.MaxAge = 200 * time.Millisecond
+	cfg.Retry.InitialBackoff = 20 * time.Millisecond
+	cfg.Retry.MaxBackoff = 500 * time.Millisecond
+	cfg.Retry.FatalBackoff = 500 * time.Millisecond
+	cfg.Ingest.ShutdownTimeout = 20 * time.Second
+	return cfg
+}
+
+// instance is one in-process ingester with its own metrics registry.
+type instance struct {
+	in  *Ingester
+	reg *prometheus.Registry
+	m   *metrics.Ingest
+}
+
+func (h *harness) newIngester(cfg *config.Config) *instance {
+	h.t.Helper()
+	reg := prometheus.NewRegistry()
+	var types []metrics.CatalogType
+	for _, e := range h.cat.Entries() {
+		types = append(types, metrics.CatalogType{ErrorType: e.ErrorType, Category: e.Category, StatusCode: strconv.Itoa(e.StatusCode)})
+	}
+	var reasons, flags []string
+	for _, r := range event.AllReasons() {
+		reasons = append(reasons, string(r))
+	}
+	reasons = append(reasons, ReasonServerRejected)
+	for _, f := range event.AllFlags() {
+		flags = append(flags, f.String())
+	}
+	m := metrics.NewIngest(reg, types, reasons, flags, h.cat.Version(), cfg.Metrics.MaxUnknownErrorTypes)
+	checker := event.NewChecker(h.cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	in, err := New(cfg, checker, h.ch.Conn, m, log)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &instance{in: in, reg: reg, m: m}
+}
+
+// drain runs an ingester of group until it has caught up.
+func (h *harness) drain(group string) (*instance, Summary) {
+	h.t.Helper()
+	inst := h.newIngester(h.config(group))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := inst.in.Run(ctx, RunOptions{Drain: true})
+	if err != nil {
+		h.t.Fatalf("drain: %v", err)
+	}
+	return inst, sum
+}
+
+func (h *harness) conn() driver.Conn { return h.ch.Conn }
+
+func (h *harness) queryInt(q string, args ...any) int64 {
+	h.t.Helper()
+	var n uint64
+	if err := h.conn().QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+	return int64(n)
+}
+
+func (h *harness) queryCounts(q string) map[string]int64 {
+	h.t.Helper()
+	rows, err := h.conn().Query(context.Background(), q)
+	if err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var (
+			k string
+			n uint64
+		)
+		if err := rows.Scan(&k, &n); err != nil {
+			h.t.Fatal(err)
+		}
+		out[k] = int64(n)
+	}
+	return out
+}
+
+// assertExactlyOnce checks the promise: every message written is one row in events or
+// quarantine, none twice, and the stored contents match the ground truth.
+func (h *harness) assertExactlyOnce() {
+	h.t.Helper()
+	db := h.ch.Database
+	total := h.queryInt("SELECT toUInt64(count()) FROM (SELECT kafka_partition, kafka_offset FROM " + db + ".events UNION ALL SELECT kafka_partition, kafka_offset FROM " + db + ".quarantine)")
+	distinct := h.queryInt("SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) FROM (SELECT kafka_partition, kafka_offset FROM " + db + ".events UNION ALL SELECT kafka_partition, kafka_offset FROM " + db + ".quarantine)")
+	if total != h.written.Total || distinct != h.written.Total {
+		h.t.Fatalf("rows %d, distinct offsets %d, messages written %d", total, distinct, h.written.Total)
+	}
+	events := h.queryInt("SELECT toUInt64(count()) FROM " + db + ".events")
+	quarantined := h.queryInt("SELECT toUInt64(count()) FROM " + db + ".quarantine")
+	if events != h.written.Accepted || quarantined != h.written.Rejected {
+		h.t.Fatalf("events %d quarantine %d, want %d and %d", events, quarantined, h.written.Accepted, h.written.Rejected)
+	}
+	assertSameCounts(h.t, "events by error_type", h.queryCounts("SELECT error_type, toUInt64(count()) FROM "+db+".events GROUP BY error_type"), h.written.ByErrorType)
+	assertSameCounts(h.t, "quarantine by reason", h.queryCounts("SELECT reason, toUInt64(count()) FROM "+db+".quarantine GROUP BY reason"), h.written.ByReason)
+	assertSameCounts(h.t, "events by flag", h.queryCounts("SELECT flag, toUInt64(count()) FROM "+db+".events ARRAY JOIN flags AS flag GROUP BY flag"), h.written.ByFlag)
+	rolled := h.queryInt("SELECT toUInt64(sum(events)) FROM " + db + ".events_per_minute")
+	if rolled != events {
+		h.t.Fatalf("per-minute rollup holds %d events, events table %d", rolled, events)
+	}
+}
+
+func assertSameCounts(t *testing.T, what string, got, want map[string]int64) {
+	t.Helper()
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s[%s] = %d, want %d", what, k, got[k], n)
+		}
+	}
+	for k, n := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s[%s] = %d, want none", what, k, n)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// A known stream in, exactly the expected rows out, and metrics that agree.
+func TestKnownStreamEndToEnd(t *testing.T) {
+	h := newHarness(t, 6)
+	h.produce(7, 30000, nil)
+	inst, sum := h.drain("e2e")
+	h.assertExactlyOnce()
+
+	if sum.Consumed != h.written.Total || sum.Stored != h.written.Accepted || sum.Quarantined != h.written.Rejected {
+		t.Fatalf("summary %+v, written %+v", sum, h.written)
+	}
+	if got := testutil.ToFloat64(inst.m.RowsStored.WithLabelValues("events")); int64(got) != h.written.Accepted {
+		t.Errorf("rows_stored_total{events} = %v, want %d", got, h.written.Accepted)
+	}
+	for reason, n := range h.written.ByReason {
+		if got := testutil.ToFloat64(inst.m.Rejected.WithLabelValues(reason)); int64(got) != n {
+			t.Errorf("rejected_total{%s} = %v, want %d", reason, got, n)
+		}
+	}
+	for flag, n := range h.written.ByFlag {
+		if got := testutil.ToFloat64(inst.m.Flagged.WithLabelValues(flag)); int64(got) != n {
+			t.Errorf("flagged_total{%s} = %v, want %d", flag, got, n)
+		}
+	}
+	// events_total summed over labels equals what is stored, per error type.
+	byType := map[string]float64{}
+	mfs, err := inst.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "faultline_events_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "error_type" {
+					byType[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	for typ, n := range h.written.ByErrorType {
+		if int64(byType[typ]) != n {
+			t.Errorf("events_total{error_type=%s} = %v, want %d", typ, byType[typ], n)
+		}
+	}
+	if len(byType) < h.cat.Len() {
+		t.Errorf("events_total exports %d error types, want every catalog type (%d)", len(byType), h.cat.Len())
+	}
+}
+
+// A new ingester of the same group resumes from the committed offsets.
+func TestRestartResumesFromCommittedOffsets(t *testing.T) {
+	h := newHarness(t, 3)
+	h.produce(1, 8000, nil)
+	_, first := h.drain("resume")
+	h.produce(2, 5000, nil)
+	_, second := h.drain("resume")
+	if first.Consumed != 8000 || second.Consumed != 5000 {
+		t.Fatalf("consumed %d then %d, want 8000 then 5000", first.Consumed, second.Consumed)
+	}
+	h.assertExactlyOnce()
+}
+
+// Rows stored but never committed (a crash between insert and commit) are skipped, not
+// stored again: a group with no commits at all re-reads everything and stores nothing new.
+func TestStoredButUncommittedRowsAreSkipped(t *testing.T) {
+	h := newHarness(t, 3)
+	h.produce(3, 6000, nil)
+	h.drain("first")
+	inst, sum := h.drain("second-with-no-commits")
+	if sum.Skipped != 6000 || sum.Stored != 0 || sum.Quarantined != 0 {
+		t.Fatalf("second run: %+v, want all 6000 skipped", sum)
+	}
+	if got := testutil.ToFloat64(inst.m.Skipped.WithLabelValues("already_stored")); got != 6000 {
+		t.Fatalf("messages_skipped_total = %v", got)
+	}
+	h.assertExactlyOnce()
+}
+
+// A batch the server rejects because of one bad row: the row goes to quarantine with the
+// server's message, the rest of the batch is stored.
+func TestServerRejectedRowIsQuarantined(t *testing.T) {
+	h := newHarness(t, 1)
+	// A check column the server computes on insert: like a CHECK constraint, it fails the
+	// whole block when one row breaks it.
+	if err := h.conn().Exec(context.Background(), "ALTER TABLE "+h.ch.Database+
+		".events ADD COLUMN poison UInt8 MATERIALIZED throwIf(error_message = 'poison pill')"); err != nil {
+		t.Fatal(err)
+	}
+	h.produce(4, 3000, nil)
+	poison := `{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-c7e70ba13141","error_type":"billing_not_verified","error_message":"poison pill"}`
+	h.produceRaw(poison)
+	h.produce(5, 3000, nil)
+	h.produceRaw(poison)
+	_, sum := h.drain("poison")
+	if sum.ServerRejected != 2 {
+		t.Fatalf("server rejected %d, want 2 (summary %+v)", sum.ServerRejected, sum)
+	}
+	db := h.ch.Database
+	if n := h.queryInt("SELECT toUInt64(count()) FROM " + db + ".quarantine WHERE reason = 'server_rejected' AND payload LIKE '%poison pill%' AND detail LIKE '%throwIf%'"); n != 2 {
+		t.Fatalf("quarantined poison rows = %d, want 2", n)
+	}
+	// Apart from the two poison rows, the ground truth holds exactly.
+	h.written.Total += 2
+	h.written.Rejected += 2
+	h.written.ByReason[ReasonServerRejected] += 2
+	h.assertExactlyOnce()
+}
+
+// When a second ingester joins, the first flushes and commits what it holds for the
+// partitions it gives up before the rebalance completes.
+func TestRevokeFlushesBeforeHandover(t *testing.T) {
+	h := newHarness(t, 4)
+	h.produce(6, 4000, nil)
+
+	cfg := h.config("revoke")
+	cfg.Batch.MaxAge = time.Hour // nothing flushes by itself: only the revoke can
+	cfg.Batch.MaxRows = 1_000_000
+	a := h.newIngester(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := a.in.Run(ctx, RunOptions{}); done <- err }()
+	waitFor(t, 30*time.Second, "first ingester reads everything", func() bool {
+		a.in.statsMu.Lock()
+		defer a.in.statsMu.Unlock()
+		return a.in.stats.Consumed == 4000
+	})
+	if n := h.queryInt("SELECT toUInt64(count()) FROM " + h.ch.Database + ".events"); n != 0 {
+		t.Fatalf("%d rows stored before any flush trigger", n)
+	}
+
+	// The joining ingester drains; its partitions come from a's revoke.
+	_, sum := h.drain("revoke")
+	if got := testutil.ToFloat64(a.m.Flushes.WithLabelValues("revoke")); got < 1 {
+		t.Fatalf("flushes_total{trigger=revoke} = %v", got)
+	}
+	if sum.Stored+sum.Quarantined+sum.Skipped > 4000 {
+		t.Fatalf("second ingester: %+v", sum)
+	}
+	cancel()
+	if err := <-done; err != nil && !strings.Contains(err.Error(), "context canceled") {
+		t.Fatal(err)
+	}
+	h.assertExactlyOnce()
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting until %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

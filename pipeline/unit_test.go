@@ -1,0 +1,124 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/faultline/faultline/config"
+)
+
+func TestClassify(t *testing.T) {
+	exc := func(code int32, msg string) error {
+		return fmt.Errorf("insert: %w", &clickhouse.Exception{Code: code, Message: msg})
+	}
+	cases := []struct {
+		name string
+		err  error
+		want ErrorClass
+	}{
+		{"too many parts", exc(252, "Too many parts (300). Merges are processing significantly slower than inserts"), ClassRetryable},
+		{"too many partitions in one block", exc(252, "Too many partitions for single INSERT block (more than 100)"), ClassData},
+		{"memory limit", exc(241, "Memory limit (total) exceeded"), ClassRetryable},
+		{"timeout", exc(159, "Timeout exceeded"), ClassRetryable},
+		{"unknown table", exc(60, "Table faultline.events doesn't exist"), ClassFatal},
+		{"unknown database", exc(81, "Database faultline doesn't exist"), ClassFatal},
+		{"wrong password", exc(193, "Wrong password for user default"), ClassFatal},
+		{"authentication", exc(516, "Authentication failed"), ClassFatal},
+		{"readonly user", exc(164, "Cannot execute query in readonly mode"), ClassFatal},
+		{"throwIf check column", exc(395, "Value passed to 'throwIf' function is non zero"), ClassData},
+		{"constraint", exc(469, "Constraint c violated"), ClassData},
+		{"type mismatch", exc(53, "Type mismatch"), ClassData},
+		{"connection refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, ClassRetryable},
+		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), ClassRetryable},
+		{"eof", io.EOF, ClassRetryable},
+		{"deadline", context.DeadlineExceeded, ClassRetryable},
+		{"acquire timeout", clickhouse.ErrAcquireConnTimeout, ClassRetryable},
+		{"anything else", errors.New("something odd"), ClassRetryable},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Classify(tc.err); got != tc.want {
+				t.Fatalf("Classify(%v) = %s, want %s", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOffsetSet(t *testing.T) {
+	s := newOffsetSet([]int64{7, 3, 4, 5, 10, 11, 20})
+	if got := fmt.Sprint(s.ranges); got != "[[3 5] [7 7] [10 11] [20 20]]" {
+		t.Fatalf("ranges %s", got)
+	}
+	if s.len() != 7 {
+		t.Fatalf("len %d", s.len())
+	}
+	want := map[int64]bool{3: true, 4: true, 5: true, 7: true, 10: true, 11: true, 20: true}
+	for o := int64(0); o <= 25; o++ {
+		if got := s.contains(o); got != want[o] {
+			t.Fatalf("contains(%d) = %v", o, got)
+		}
+	}
+	if !s.exhausted() {
+		t.Fatal("set should be exhausted after its last offset")
+	}
+	if newOffsetSet(nil).contains(0) {
+		t.Fatal("empty set contains nothing")
+	}
+}
+
+func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
+	b := newBudget(100)
+	ctx := context.Background()
+	if err := b.acquire(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- b.acquire(ctx, 60) }()
+	select {
+	case err := <-got:
+		t.Fatalf("acquire past the limit returned %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.release(60)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if b.inUse() != 60 {
+		t.Fatalf("in use %d", b.inUse())
+	}
+	// A message larger than the whole budget still passes, alone.
+	b.release(60)
+	if err := b.acquire(ctx, 1000); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := b.acquire(cctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire on a full budget with an ending ctx: %v", err)
+	}
+}
+
+func TestBackoffIsCappedAndJittered(t *testing.T) {
+	s := &Sink{retry: config.Retry{InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, FatalBackoff: 30 * time.Second}}
+	for attempt := 0; attempt < 20; attempt++ {
+		d := s.backoff(ClassRetryable, attempt)
+		ceiling := min(100*time.Millisecond<<attempt, time.Second)
+		if attempt > 10 {
+			ceiling = time.Second
+		}
+		if d < ceiling/2 || d > ceiling {
+			t.Fatalf("attempt %d: backoff %s outside [%s, %s]", attempt, d, ceiling/2, ceiling)
+		}
+	}
+	if d := s.backoff(ClassFatal, 0); d != 30*time.Second {
+		t.Fatalf("fatal backoff %s", d)
+	}
+}
