@@ -201,9 +201,6 @@ func (c *Checker) Check(payload []byte, kafkaTime time.Time, ev *Event) (rej Rej
 	if len(payload) > c.maxBytes {
 		return Rejection{ReasonTooLarge, "message is " + strconv.Itoa(len(payload)) + " bytes, limit " + strconv.Itoa(c.maxBytes)}, false
 	}
-	if !utf8.Valid(payload) {
-		return Rejection{ReasonInvalidUTF8, "invalid UTF-8 at offset " + strconv.Itoa(firstInvalidUTF8(payload))}, false
-	}
 
 	clear(ev.Attributes) // drop references to old payloads
 	attrs, idx := ev.Attributes[:0], ev.attrIndex
@@ -213,6 +210,12 @@ func (c *Checker) Check(payload []byte, kafkaTime time.Time, ev *Event) (rej Rej
 	s := scanner{data: payload}
 	var f [numFields]span
 	if !decodeObject(&s, &f, ev) {
+		// The scanner validates UTF-8 as it goes (it only succeeds on valid
+		// UTF-8), so the separate pass is needed on this path only: invalid
+		// UTF-8 anywhere outranks a syntax error.
+		if !utf8.Valid(payload) {
+			return Rejection{ReasonInvalidUTF8, "invalid UTF-8 at offset " + strconv.Itoa(firstInvalidUTF8(payload))}, false
+		}
 		return Rejection{ReasonNotJSONObject, s.errMsg + " at offset " + strconv.Itoa(s.errOff)}, false
 	}
 
@@ -388,6 +391,10 @@ func environment(requestID string) string {
 	return EnvUnknown
 }
 
+// uuidHex lists the positions of a uuid's 32 hex digits.
+var uuidHex = [32]uint8{0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22,
+	24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35}
+
 // validRequestID reports whether id is request-id-(test|live)-<uuid>, the
 // uuid in 8-4-4-4-12 hex digits of either case.
 func validRequestID(id string) bool {
@@ -399,10 +406,8 @@ func validRequestID(id string) bool {
 		return false
 	}
 	var bad int8 // any negative hexVal makes it negative
-	for _, seg := range [...]string{u[0:8], u[9:13], u[14:18], u[19:23], u[24:36]} {
-		for i := 0; i < len(seg); i++ {
-			bad |= hexVal[seg[i]]
-		}
+	for _, i := range uuidHex {
+		bad |= hexVal[u[i]]
 	}
 	return bad >= 0
 }

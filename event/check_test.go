@@ -55,6 +55,14 @@ func TestCheckRejections(t *testing.T) {
 		{"too large", `{"x":"` + strings.Repeat("a", 64<<10) + `"}`, ReasonTooLarge, "limit 65536"},
 		{"invalid utf8", "{\"error_type\":\"a\xff\"}", ReasonInvalidUTF8, "offset 16"},
 		{"invalid utf8 beats bad json", "\xc3", ReasonInvalidUTF8, "offset 0"},
+		{"invalid utf8 after a syntax error", "{]\xff", ReasonInvalidUTF8, "offset 2"},
+		{"invalid utf8 in a key", "{\"k\xff\":1}", ReasonInvalidUTF8, "offset 3"},
+		{"invalid utf8 nested", body("x", "[{\"a\":\"\xe2\x82\"}]"), ReasonInvalidUTF8, ""},
+		{"invalid utf8 trailing", bareBody + "\xff", ReasonInvalidUTF8, ""},
+		{"overlong utf8", body("x", "\"\xc0\xaf\""), ReasonInvalidUTF8, ""},
+		{"utf8 surrogate", body("x", "\"\xed\xa0\x80\""), ReasonInvalidUTF8, ""},
+		{"utf8 beyond U+10FFFF", body("x", "\"\xf4\x90\x80\x80\""), ReasonInvalidUTF8, ""},
+		{"non-ASCII outside strings", "{\"a\":1,é}", ReasonNotJSONObject, "expected object key"},
 		{"empty", ``, ReasonNotJSONObject, "empty"},
 		{"whitespace only", " \n\t", ReasonNotJSONObject, "empty"},
 		{"array", `[1,2]`, ReasonNotJSONObject, "not an object"},
@@ -98,6 +106,8 @@ func TestCheckRejections(t *testing.T) {
 		{"error_type too long", body("error_type", `"`+strings.Repeat("a", 129)+`"`), ReasonInvalidErrorType, "..."},
 		{"error_type escaped newline", body("error_type", `"a\n"`), ReasonInvalidErrorType, ""},
 		{"error_type unicode", body("error_type", `"caf\u00e9"`), ReasonInvalidErrorType, ""},
+		{"last status_code wins", strings.TrimSuffix(bareBody, "}") + `,"status_code":"400"}`, ReasonInvalidStatusCode, "is a string"},
+		{"last error_type wins", strings.TrimSuffix(bareBody, "}") + `,"error_type":null}`, ReasonMissingErrorType, ""},
 		{"error_type checked before status", body("error_type", "1", "status_code", `"x"`), ReasonInvalidErrorType, ""},
 
 		{"missing status_code", body("status_code", ""), ReasonMissingStatusCode, "no status_code"},
@@ -331,7 +341,6 @@ func TestCheckFlagsAndFields(t *testing.T) {
 					t.Errorf("got %q %d", ev.ErrorType, ev.StatusCode)
 				}
 			}},
-		{name: "duplicate invalid then valid", payload: body("method", `1`) + "", flags: FlagInvalidField, attrs: []Attribute{{"method", "1"}}},
 		{name: "duplicate valid after invalid clears flag", payload: strings.TrimSuffix(body("method", `1`), "}") + `,"method":"GET"}`,
 			check: func(t *testing.T, ev *Event) {
 				if ev.Method != "GET" {
@@ -340,7 +349,8 @@ func TestCheckFlagsAndFields(t *testing.T) {
 			}},
 		{name: "duplicate unknown key last wins in place", payload: strings.TrimSuffix(body("a", "1", "b", "2"), "}") + `,"a":3}`,
 			attrs: []Attribute{{"a", "3"}, {"b", "2"}}},
-		{name: "duplicate invalid status after valid rejects later", payload: bareBody},
+		{name: "duplicate valid then invalid keeps the invalid one", payload: strings.TrimSuffix(body("method", `"GET"`), "}") + `,"method":1}`,
+			flags: FlagInvalidField, attrs: []Attribute{{"method", "1"}}},
 
 		{name: "whitespace everywhere", payload: " \t\r\n{ \"status_code\" : 400 ,\n\t\"error_type\"\r: \"billing_not_verified\" , \"request_id\":\"request-id-live-b05c992f-ebdc-489d-a754-c7e70ba13141\" } \n"},
 		{name: "escapes decoded", payload: body("error_message", `"line\nnext \"q\" \\ \/ \b\f\r\t \u00e9 \ud83d\ude00 \u2028"`), flags: FlagMessageMismatch,

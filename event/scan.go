@@ -59,10 +59,12 @@ func (s *scanner) fail(off int, msg string) int {
 	return -1
 }
 
-// strPlain marks the bytes that may appear unescaped inside a JSON string and
-// need no further look: everything but '"', '\\' and control characters.
+// strPlain marks the bytes that need no further look inside a JSON string:
+// ASCII except '"', '\\' and control characters. Non-ASCII bytes are looked at
+// to validate their UTF-8 sequence, which is how the scanner validates UTF-8
+// in the same pass (outside strings any non-ASCII byte is a syntax error).
 var strPlain = func() (t [256]bool) {
-	for i := 0x20; i < 256; i++ {
+	for i := 0x20; i < utf8.RuneSelf; i++ {
 		t[i] = true
 	}
 	t['"'] = false
@@ -89,12 +91,14 @@ const (
 	msb = 0x8080808080808080
 )
 
-// needsLook reports whether any of the eight bytes in x is '"', '\\' or a
-// control character (SWAR: a byte is zero iff (b-1)&^b has its top bit set).
+// needsLook reports whether any of the eight bytes in x is '"', '\\', a
+// control character or non-ASCII (SWAR: there is a zero byte in y iff
+// (y-lsb)&^y&msb != 0, and a byte below 0x20 in x iff (x-0x20*lsb)&^x&msb != 0;
+// borrows only make bits above a true hit, so the tests are exact as a whole).
 func needsLook(x uint64) bool {
 	q := x ^ ('"' * lsb)
 	b := x ^ ('\\' * lsb)
-	return ((q-lsb)&^q|(b-lsb)&^b|(x-0x20*lsb)&^x)&msb != 0
+	return ((q-lsb)&^q|(b-lsb)&^b|(x-0x20*lsb)&^x|x)&msb != 0
 }
 
 func isWS(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
@@ -142,6 +146,12 @@ func (s *scanner) scanString(i int) (end int, esc bool) {
 			default:
 				return s.fail(j, "invalid escape in string"), false
 			}
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(d[j:])
+			if r == utf8.RuneError && size == 1 {
+				return s.fail(j, "invalid UTF-8 in string"), false
+			}
+			j += size
 		default:
 			return s.fail(j, "control character in string"), false
 		}
