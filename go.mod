@@ -2,6 +2,18 @@ module github.com/faultline/faultline
 
 go 1.26.0
 
+// Pinned, and why:
+// - clickhouse-go v2.25.0: from v2.27 batches are sent as INSERT ... FORMAT Native, which the
+//   ClickHouse 18.16 server available here answers with an empty header ("expected 0
+//   arguments"); v2.25.0 also works with current servers.
+// - kafka-go v0.4.51: the consumer-group and Generation API the ingester is built on, verified
+//   against kfake (commits per batch, rebalances, restarts).
+// - kfake has no tags: this pseudo-version is the one verified here; it needs franz-go v1.22.3
+//   and kmsg v1.15.1 (the versions its own go.mod asks for do not build), and go 1.26.
+// - chdb-go v1.11.0: ClickHouse 26.7 in-process (purego, no cgo) for dialect tests, matching
+//   the npm library @chdb/lib-linux-x64-gnu@26.7.3-stable.1 that scripts/deps.sh installs.
+// - grafana-foundation-sdk/go v0.0.22: dashboards as code; the version whose strict decoding
+//   the dashboard tests rely on.
 require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.25.0
 	github.com/chdb-io/chdb-go v1.11.0
