@@ -87,7 +87,7 @@ func TestStrictDecodeRejects(t *testing.T) {
 	}
 	good := string(files["error-type.json"])
 	for name, bad := range map[string]string{
-		"unknown dashboard field": strings.Replace(good, `"uid": "faultline-error-type",`, `"uid": "faultline-error-type", "bogus": 1,`, 1),
+		"unknown dashboard field":  strings.Replace(good, `"uid": "faultline-error-type",`, `"uid": "faultline-error-type", "bogus": 1,`, 1),
 		"unknown clickhouse field": strings.Replace(good, `"editorType": "sql",`, `"editorType": "sql", "sql": "x",`, 1),
 		"unknown prometheus field": strings.Replace(good, `"legendFormat": "baseline",`, `"legendFormat": "baseline", "legend": "x",`, 1),
 		"clickhouse format type":   strings.Replace(good, `"format": 1,`, `"format": "table",`, 1),

@@ -143,7 +143,9 @@ func expandVars(s string, v Vars, f formatter) (string, error) {
 	return out, firstErr
 }
 
-func sqlQuote(s string) string { return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'" }
+func sqlQuote(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
 
 func sqlFormat(name, format string, vals []string, _ bool) (string, error) {
 	switch format {
