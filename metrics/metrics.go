@@ -26,6 +26,9 @@ const OtherUnknown = "_other_unknown"
 // Environments are the values of the environment label.
 var Environments = []string{"live", "test", "unknown"}
 
+// KafkaOps are the values of the op label of Kafka errors.
+var KafkaOps = []string{"fetch", "join", "stored_offsets", "seek"}
+
 // Tables are the values of the table label.
 var Tables = []string{"events", "quarantine"}
 
@@ -55,6 +58,8 @@ type Ingest struct {
 	InflightBytes  prometheus.Gauge
 	InflightLimit  prometheus.Gauge
 	Commits        *prometheus.CounterVec
+	KafkaErrors    *prometheus.CounterVec
+	Abandoned      prometheus.Counter
 	LastCommit     *prometheus.GaugeVec
 	Assigned       prometheus.Gauge
 	Rebalances     prometheus.Counter
@@ -123,6 +128,10 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 			"The configured bound on inflight bytes (batch.max_inflight_bytes)."),
 		Commits: f.counterVec("commits_total",
 			"Offset commits to Kafka, by result (ok, error).", "result"),
+		KafkaErrors: f.counterVec("kafka_errors_total",
+			"Kafka operations that failed and were retried, by operation (fetch, join, stored_offsets, seek).", "op"),
+		Abandoned: f.counter("rows_abandoned_total",
+			"Rows not stored because their partition was given up first; the partition's next owner reads them again."),
 		LastCommit: f.gaugeVec("last_commit_timestamp_seconds",
 			"Unix time of the last successful offset commit, per owned partition.", "topic", "partition"),
 		Assigned: f.gauge("assigned_partitions",
@@ -171,6 +180,9 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 		m.Commits.WithLabelValues(r)
 	}
 	m.Skipped.WithLabelValues("already_stored")
+	for _, op := range KafkaOps {
+		m.KafkaErrors.WithLabelValues(op)
+	}
 	m.CatalogInfo.WithLabelValues(catalogVersion, strconv.Itoa(len(types))).Set(1)
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {

@@ -157,6 +157,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 			if runCtx.Err() != nil {
 				break
 			}
+			in.m.KafkaErrors.WithLabelValues("join").Inc()
 			in.log.Warn("consumer group error; rejoining", "group", in.cfg.Kafka.Group, "error", err)
 			continue
 		}
@@ -216,6 +217,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		if ctx.Err() != nil {
 			return
 		}
+		in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
 		in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
 		if sleep(ctx, in.sink.backoff(Classify(err), attempt)) != nil {
 			return
@@ -239,6 +241,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 	})
 	defer r.Close()
 	if err := r.SetOffset(a.Offset); err != nil {
+		in.m.KafkaErrors.WithLabelValues("seek").Inc()
 		in.log.Error("cannot seek", "topic", topic, "partition", a.ID, "offset", a.Offset, "error", err)
 		return
 	}
@@ -248,6 +251,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			if ctx.Err() != nil {
 				return
 			}
+			in.m.KafkaErrors.WithLabelValues("fetch").Inc()
 			in.log.Warn("fetch failed; retrying", "topic", topic, "partition", a.ID, "error", err)
 			if sleep(ctx, in.sink.backoff(ClassRetryable, attempt)) != nil {
 				return
@@ -410,6 +414,7 @@ func (in *Ingester) flushLoop(ctx context.Context) {
 		}
 		in.m.Flushes.WithLabelValues(p.trigger).Inc()
 		res, err := p.batch.Commit(ctx)
+		in.m.Abandoned.Add(float64(res.Abandoned))
 		if err == nil {
 			in.account(res)
 			err = in.commitOffsets(ctx, p, res)
@@ -692,6 +697,9 @@ func (in *Ingester) Ready(ctx context.Context) error {
 	}
 	if len(pending) > 0 {
 		return fmt.Errorf("schema: migrations %v not applied", pending)
+	}
+	if err := in.sink.fatalError(); err != nil {
+		return fmt.Errorf("clickhouse refuses inserts until someone acts: %w", err)
 	}
 	if _, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {
 		return fmt.Errorf("kafka at %v: %w", in.cfg.Kafka.Brokers, err)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -50,6 +51,9 @@ type Sink struct {
 	// after marking itself abandoned: from then on no attempt carrying its rows starts, so
 	// no zombie insert can land after the partition's next owner has read what is stored.
 	attemptMu sync.Mutex
+
+	// fatal holds the last fatal insert error until an insert succeeds: /readyz reports it.
+	fatal atomic.Pointer[error]
 
 	insertSQL map[string]string
 }
@@ -175,6 +179,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		start := time.Now()
 		err := s.insert(ctx, table, rows, id, w.at)
 		if err == nil {
+			s.fatal.Store(nil)
 			s.m.InsertDuration.WithLabelValues(table).Observe(time.Since(start).Seconds())
 			w.stored(table, rows)
 			return nil
@@ -184,6 +189,9 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		}
 		class := Classify(err)
 		s.m.InsertErrors.WithLabelValues(table, string(class)).Inc()
+		if class == ClassFatal {
+			s.fatal.Store(&err)
+		}
 		// Whatever the error, some rows may have landed (a lost reply, a failing view):
 		// read back what this attempt stored and only ever retry the rest.
 		landed, verr := w.verify(ctx, table, id)
@@ -326,6 +334,14 @@ func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time
 		out[rowKey{topic, int32(part), int64(off)}] = true
 	}
 	return out, rows.Err()
+}
+
+// fatalError is the last fatal insert error, if no insert succeeded since.
+func (s *Sink) fatalError() error {
+	if p := s.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (s *Sink) backoff(class ErrorClass, attempt int) time.Duration {

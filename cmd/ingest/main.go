@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,7 +52,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cfgPath, drain)
+			return run(cmd.Context(), cmd.OutOrStdout(), cfgPath, drain)
 		},
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default: config.yaml if present)")
@@ -61,7 +62,7 @@ func newRoot() *cobra.Command {
 		Use:   "run",
 		Short: "Consume until SIGTERM/SIGINT (or, with --drain, until caught up)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cfgPath, drain)
+			return run(cmd.Context(), cmd.OutOrStdout(), cfgPath, drain)
 		},
 	}
 	runCmd.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
@@ -113,7 +114,7 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func run(ctx context.Context, cfgPath string, drain bool) error {
+func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 	cfg, log, err := setup(cfgPath)
 	if err != nil {
 		return err
@@ -158,7 +159,7 @@ func run(ctx context.Context, cfgPath string, drain bool) error {
 
 	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
 	if drain {
-		fmt.Printf("consumed %d  stored %d  quarantined %d (server rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
+		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
 			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.Flagged, sum.Skipped,
 			sum.Elapsed.Round(time.Millisecond), sum.EventsPerSecond())
 	}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// env points the ingester at a broker and a ClickHouse server through environment
+// variables, as an operator would.
+func env(t *testing.T, broker, chAddr, database string) string {
+	t.Helper()
+	port := testenv.FreePort(t)
+	listen := "127.0.0.1:" + strconv.Itoa(port)
+	vars := map[string]string{
+		"FAULTLINE_KAFKA_BROKERS":            broker,
+		"FAULTLINE_KAFKA_TOPIC":              "api-errors",
+		"FAULTLINE_KAFKA_GROUP":              "cmd-test",
+		"FAULTLINE_KAFKA_SESSION_TIMEOUT":    "3s",
+		"FAULTLINE_KAFKA_HEARTBEAT_INTERVAL": "300ms",
+		"FAULTLINE_CLICKHOUSE_ADDR":          chAddr,
+		"FAULTLINE_CLICKHOUSE_DATABASE":      database,
+		"FAULTLINE_CLICKHOUSE_DIAL_TIMEOUT":  "1s",
+		"FAULTLINE_METRICS_LISTEN":           listen,
+		"FAULTLINE_CATALOG_PATH":             filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"),
+		"FAULTLINE_BATCH_MAX_AGE":            "100ms",
+		"FAULTLINE_RETRY_FATAL_BACKOFF":      "200ms",
+		"FAULTLINE_RETRY_MAX_BACKOFF":        "200ms",
+	}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	return "http://" + listen
+}
+
+func execute(ctx context.Context, out io.Writer, args ...string) error {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(out)
+	return root.ExecuteContext(ctx)
+}
+
+func get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitStatus(t *testing.T, url string, want int) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := get(url)
+		if code == want {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %d (%s), want %d", url, code, body, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestServesMetricsHealthAndReadiness(t *testing.T) {
+	b := testenv.Broker(t, "api-errors", 2)
+	srv := testenv.StartClickHouseServer(t)
+	base := env(t, b.Addr, srv.Addr, "cmdtest")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- execute(ctx, io.Discard, "run") }()
+
+	waitStatus(t, base+"/readyz", http.StatusOK)
+	if code, body := get(base + "/healthz"); code != http.StatusOK || !strings.Contains(body, "ok") {
+		t.Fatalf("/healthz: %d %q", code, body)
+	}
+	_, metrics := get(base + "/metrics")
+	for _, want := range []string{
+		`faultline_events_total{category="billing",environment="live",error_type="billing_not_verified",status_code="400"} 0`,
+		`faultline_rejected_total{reason="not_json_object"} 0`,
+		`faultline_catalog_info{`,
+		`faultline_build_info{`,
+		`faultline_inflight_bytes_limit `,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// ClickHouse gone: not ready, and the body says why.
+	srv.Stop()
+	body := waitStatus(t, base+"/readyz", http.StatusServiceUnavailable)
+	if !strings.Contains(body, "clickhouse") {
+		t.Fatalf("/readyz body %q does not name clickhouse", body)
+	}
+	srv.Start()
+	waitStatus(t, base+"/readyz", http.StatusOK)
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after SIGTERM-like cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ingester did not stop within 30s of cancel")
+	}
+}
+
+func TestDrainPrintsSummaryAndExits(t *testing.T) {
+	b := testenv.Broker(t, "api-errors", 3)
+	ch := testenv.ClickHouse(t)
+	env(t, b.Addr, ch.Addr, ch.Database)
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: "api-errors", BatchTimeout: 5 * time.Millisecond}
+	var msgs []kafka.Message
+	for i := 0; i < 300; i++ {
+		v := fmt.Sprintf(`{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-%012d","error_type":"billing_not_verified"}`, i)
+		if i%10 == 0 {
+			v = `not json`
+		}
+		msgs = append(msgs, kafka.Message{Value: []byte(v)})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := execute(ctx, &out, "--drain"); err != nil {
+		t.Fatalf("ingest --drain: %v", err)
+	}
+	for _, want := range []string{"consumed 300", "stored 270", "quarantined 30", "events/s"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary %q lacks %q", out.String(), want)
+		}
+	}
+}
+
+func TestStartupErrorsNameTheCause(t *testing.T) {
+	b := testenv.Broker(t, "api-errors", 1)
+	cases := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"bad config value", map[string]string{"FAULTLINE_BATCH_MAX_ROWS": "many"}, "batch.max_rows"},
+		{"unreachable clickhouse", map[string]string{"FAULTLINE_CLICKHOUSE_ADDR": "127.0.0.1:1"}, "127.0.0.1:1"},
+		{"missing catalog", map[string]string{"FAULTLINE_CATALOG_PATH": "/nonexistent/catalog.json"}, "catalog.path"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env(t, b.Addr, "127.0.0.1:9", "x")
+			for k, v := range tc.set {
+				t.Setenv(k, v)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := execute(ctx, io.Discard, "run")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	env(t, "127.0.0.1:9", ch.Addr, ch.Database+"_m")
+	for i := 0; i < 2; i++ {
+		if err := execute(context.Background(), io.Discard, "migrate"); err != nil {
+			t.Fatalf("migrate #%d: %v", i+1, err)
+		}
+	}
+	var n uint64
+	if err := ch.Conn.QueryRow(context.Background(), "SELECT count() FROM system.tables WHERE database = ?", ch.Database+"_m").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n < 5 {
+		t.Fatalf("%d tables after migrate", n)
+	}
+	_ = ch.Conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ch.Database+"_m")
+}
