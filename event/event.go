@@ -66,6 +66,8 @@ type Event struct {
 	// Attributes are the unknown keys in order of first appearance (a repeated
 	// key keeps its last value), then the known optional fields that were kept
 	// because their value was invalid (see FlagInvalidField, FlagBadTimestamp).
+	// The next Check on the same Event reuses the backing array: clone the
+	// slice to keep it beyond that.
 	Attributes []Attribute
 	Flags      Flags
 	// Environment is "test" or "live" from the request_id prefix, else "unknown".

@@ -105,7 +105,7 @@ func isWS(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' 
 
 func (s *scanner) skipWS(i int) int {
 	d := s.data
-	for i < len(d) && isWS(d[i]) {
+	for i < len(d) && d[i] <= ' ' && isWS(d[i]) {
 		i++
 	}
 	return i
