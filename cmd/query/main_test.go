@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/schema"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut, false)
+	return out.String(), errOut.String(), code
+}
+
+// TestCLI runs the commands against clickhouse-server 18.16 as the read-only user; the
+// query package's tests check every number on both ClickHouses, this checks the command line.
+func TestCLI(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if _, err := schema.Migrate(ctx, schema.Native(ch.Conn), ch.Database); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.SyncCatalog(ctx, ch.Conn, ch.Database, cat); err != nil {
+		t.Fatal(err)
+	}
+	entry := cat.Entries()[0]
+	typ := entry.ErrorType
+	t.Setenv("FAULTLINE_CLICKHOUSE_ADDR", ch.Addr)
+	t.Setenv("FAULTLINE_CLICKHOUSE_DATABASE", ch.Database)
+	t.Setenv("FAULTLINE_CLICKHOUSE_USERNAME", "faultline_ro")
+
+	// Empty database: said plainly, exit 0, valid JSON.
+	out, _, code := runCLI(t, "top")
+	if code != 0 || !strings.HasPrefix(out, "no events between ") {
+		t.Errorf("empty top: %d %q", code, out)
+	}
+	out, stderr, code := runCLI(t, "top", "--format", "json")
+	if code != 0 || strings.TrimSpace(out) != "[]" || !strings.Contains(stderr, "no events between") {
+		t.Errorf("empty top json: %d %q %q", code, out, stderr)
+	}
+
+	now := time.Now().UTC().Truncate(time.Second)
+	batch, err := ch.Conn.PrepareBatch(ctx, "INSERT INTO "+ch.Database+".events (event_time, status_code, error_type, request_id, error_message, environment, category, actor, known, organization_id, project_id)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		org := "org-a"
+		if i%3 == 0 {
+			org = "org-b"
+		}
+		if err := batch.Append(now.Add(-time.Duration(i+1)*time.Minute), uint16(400), typ, "req-"+string(rune('a'+i%26)),
+			"bad key", "live", entry.Category, entry.Actor, uint8(1), org, "p1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Append(now.Add(-5*time.Minute), uint16(404), "brand_new_error", "req-new", "what's this", "test", "unknown", "unknown", uint8(0), "org-c", "p2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, _, code = runCLI(t, "top", "--format", "json", "--since", "2h")
+	var top []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &top) != nil || len(top) != 2 {
+		t.Fatalf("top json: %d %s", code, out)
+	}
+	for _, k := range []string{"error_type", "count", "share", "previous_count", "change", "category", "actor", "remediation"} {
+		if _, ok := top[0][k]; !ok {
+			t.Errorf("top json lacks %s: %v", k, top[0])
+		}
+	}
+	if top[0]["error_type"] != typ || top[0]["count"] != 30.0 || top[0]["remediation"] == "" || top[0]["known"] != true {
+		t.Errorf("top json first row %v", top[0])
+	}
+
+	out, _, code = runCLI(t, "top", "--format", "csv", "--env", "test")
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(recs) != 2 || recs[0][0] != "error_type" || recs[1][0] != "brand_new_error" || recs[1][1] != "1" {
+		t.Errorf("top csv: %d %v %q", code, err, out)
+	}
+
+	out, _, code = runCLI(t, "top")
+	if code != 0 || !strings.Contains(out, "ERROR TYPE") || !strings.Contains(out, typ) || strings.Contains(out, "\x1b[") {
+		t.Errorf("top table: %d\n%s", code, out)
+	}
+
+	for _, args := range [][]string{
+		{"trend", "--since", "1h"}, {"trend", "--since", "1h", "--format", "csv"}, {"spikes"}, {"show", "req-new"},
+		{"explain", typ}, {"unknown"}, {"quarantine"}, {"orgs", "--error-type", typ},
+		{"orgs", "--category", entry.Category, "--format", "json"}, {"top", "--org", "x' OR 1=1 --"},
+	} {
+		out, stderr, code := runCLI(t, args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+		t.Logf("%v:\n%s%s", args, out, stderr)
+	}
+	out, _, _ = runCLI(t, "top", "--org", "x' OR 1=1 --")
+	if !strings.HasPrefix(out, "no events between") {
+		t.Errorf("hostile org: %q", out)
+	}
+	out, _, _ = runCLI(t, "unknown", "--format", "json")
+	if !strings.Contains(out, `"brand_new_error"`) || strings.Contains(out, typ) {
+		t.Errorf("unknown: %s", out)
+	}
+
+	// Wrong input: non-zero exit with a message naming the problem.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"top", "--format", "xml"}, `--format "xml"`},
+		{[]string{"top", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"top", "--since", "yesterday"}, "--since"},
+		{[]string{"top", "--since", "1h", "--until", "2h"}, "is not after"},
+		{[]string{"top", "--status", "99"}, "--status 99"},
+		{[]string{"top", "--tz", "Mars/Olympus"}, "--tz"},
+		{[]string{"quarantine", "--env", "live"}, "--env does not apply to quarantine"},
+		{[]string{"spikes", "--since", "1h"}, "--since does not apply"},
+		{[]string{"spikes", "--window", "30s"}, "window"},
+		{[]string{"orgs"}, "--error-type or --category"},
+		{[]string{"show"}, "accepts 1 arg"},
+		{[]string{"explain", "no_such_type"}, "not in the catalog"},
+		{[]string{"frobnicate"}, "unknown command"},
+	} {
+		_, stderr, code := runCLI(t, c.args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want non-zero and %q", c.args, code, stderr, c.want)
+		}
+	}
+
+	// Unreachable ClickHouse: the address is named.
+	port := testenv.FreePort(t)
+	addr := "127.0.0.1:" + itoa(port)
+	t.Setenv("FAULTLINE_CLICKHOUSE_ADDR", addr)
+	t.Setenv("FAULTLINE_CLICKHOUSE_DIAL_TIMEOUT", "1s")
+	_, stderr, code = runCLI(t, "top")
+	if code == 0 || !strings.Contains(stderr, "cannot reach ClickHouse at "+addr) {
+		t.Errorf("unreachable: exit %d, %q", code, stderr)
+	}
+}
+
+func itoa(i int) string {
+	var b []byte
+	for i > 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	return string(b)
+}
+
+func TestSparkline(t *testing.T) {
+	cases := []struct {
+		in   []uint64
+		want string
+	}{
+		{[]uint64{0, 1, 2, 4, 8}, " ▁▂▄█"},
+		{[]uint64{0, 0}, "  "},
+		{[]uint64{1, 1000}, "▁█"},
+		{[]uint64{5}, "█"},
+	}
+	for _, c := range cases {
+		if got := sparkline(c.in); got != c.want {
+			t.Errorf("sparkline(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	d, k := downsample([]uint64{1, 2, 3, 4, 5}, 2)
+	if k != 3 || len(d) != 2 || d[0] != 6 || d[1] != 9 {
+		t.Errorf("downsample = %v %d", d, k)
+	}
+}
+
+func TestTableAlignment(t *testing.T) {
+	var out bytes.Buffer
+	a := &app{stdout: &out, tty: true}
+	a.writeTable(table{header: []string{"NAME", "N"}, rows: [][]string{{"é", "10"}, {"long name", "2"}}, right: map[int]bool{1: true},
+		paint: func(int, int) string { return ansiRed }})
+	plain := stripANSI(out.String())
+	want := "NAME        N\né          10\nlong name   2\n"
+	if plain != want {
+		t.Errorf("table:\n%q\nwant\n%q", plain, want)
+	}
+	if !strings.Contains(out.String(), ansiRed) {
+		t.Error("no color on a terminal")
+	}
+	out.Reset()
+	a.tty = false
+	a.writeTable(table{header: []string{"A"}, rows: [][]string{{"x"}}, paint: func(int, int) string { return ansiRed }})
+	if strings.Contains(out.String(), "\x1b") {
+		t.Error("color without a terminal")
+	}
+}
+
+func stripANSI(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b {
+			for i < len(s) && s[i] != 'm' {
+				i++
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
