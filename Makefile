@@ -33,3 +33,8 @@ services-down:
 
 generate:
 	$(GO) generate ./...
+
+# Times the query CLI on 10M events in a private ClickHouse 18.16 (not part of test).
+.PHONY: bench-query
+bench-query:
+	scripts/bench-query.sh
