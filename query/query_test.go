@@ -280,6 +280,19 @@ func testTop(t *testing.T, ctx context.Context, fx *fixture, c *Client) {
 	if res.Rows[0].ErrorType != fx.steady {
 		t.Errorf("first row %s, want %s", res.Rows[0].ErrorType, fx.steady)
 	}
+	// A list cut at max_rows keeps exact totals and says it was cut.
+	small := *c
+	small.opts.MaxRows = 2
+	cut, err := small.Top(ctx, day(Filter{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cut.Truncated || len(cut.Rows) != 2 || cut.Total != res.Total || cut.PreviousTotal != res.PreviousTotal || cut.Rows[0].ErrorType != res.Rows[0].ErrorType {
+		t.Errorf("cut top %+v, full %+v", cut, res)
+	}
+	if r := byType[fx.tiny]; r.StatusCode != 400 || r.Actor != "unknown" {
+		t.Errorf("type outside the catalog: %+v", r)
+	}
 	// An empty window.
 	empty, err := c.Top(ctx, Filter{Since: fixtureNow.Add(-100 * 24 * time.Hour), Until: fixtureNow.Add(-99 * 24 * time.Hour)})
 	if err != nil || empty.Total != 0 || len(empty.Rows) != 0 {

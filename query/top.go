@@ -48,33 +48,45 @@ func (c *Client) Top(ctx context.Context, f Filter) (*TopResult, error) {
 WHERE ` + rng + cond
 
 	res := &TopResult{Since: f.Since, Until: f.Until}
-	_, err := c.run(ctx, stmt{name: "top: totals", sql: `SELECT countIf(event_time >= toDateTime(?)), countIf(event_time < toDateTime(?))
-` + body, args: args}, func(r Rows) error { return r.Scan(&res.Total, &res.PreviousTotal) })
-	if err != nil {
-		return nil, err
-	}
-	if res.Total == 0 {
-		return res, nil
-	}
-	s := c.limit(stmt{name: "top", sql: `SELECT error_type, countIf(event_time >= toDateTime(?)) AS cur, countIf(event_time < toDateTime(?)) AS prev,
-    any(category), any(actor), any(status_code)
+	// One scan answers both windows and, unless the list is cut, the totals too: every type
+	// with events in either window is a row (no HAVING), so the sums are complete. Only
+	// error_type and event_time are read; the rest comes from the catalog.
+	s := c.limit(stmt{name: "top", sql: `SELECT error_type, countIf(event_time >= toDateTime(?)) AS cur, countIf(event_time < toDateTime(?)) AS prev
 ` + body + `
 GROUP BY error_type
-HAVING cur > 0
 ORDER BY cur DESC, error_type`, args: args})
+	var rows []TopRow
 	n, err := c.run(ctx, s, func(r Rows) error {
 		var row TopRow
-		if err := r.Scan(&row.ErrorType, &row.Count, &row.PreviousCount, &row.Category, &row.Actor, &row.StatusCode); err != nil {
+		if err := r.Scan(&row.ErrorType, &row.Count, &row.PreviousCount); err != nil {
 			return err
 		}
-		res.Rows = append(res.Rows, row)
+		rows = append(rows, row)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if c.truncated(n) {
-		res.Rows, res.Truncated = res.Rows[:c.opts.MaxRows], true
+		rows, res.Truncated = rows[:c.opts.MaxRows], true
+		_, err := c.run(ctx, stmt{name: "top: totals", sql: `SELECT countIf(event_time >= toDateTime(?)), countIf(event_time < toDateTime(?))
+` + body, args: args}, func(r Rows) error { return r.Scan(&res.Total, &res.PreviousTotal) })
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		for _, r := range rows {
+			res.Total += r.Count
+			res.PreviousTotal += r.PreviousCount
+		}
+	}
+	for _, r := range rows {
+		if r.Count > 0 {
+			res.Rows = append(res.Rows, r)
+		}
+	}
+	if len(res.Rows) == 0 {
+		return res, nil
 	}
 	types := make([]string, len(res.Rows))
 	for i, r := range res.Rows {
@@ -84,13 +96,41 @@ ORDER BY cur DESC, error_type`, args: args})
 	if err != nil {
 		return nil, err
 	}
+	var unknown []string
+	for _, r := range res.Rows {
+		if _, ok := cat[r.ErrorType]; !ok {
+			unknown = append(unknown, r.ErrorType)
+		}
+	}
+	// Types outside the catalog: what the ingester stored with them. The primary key starts
+	// with error_type, so this reads only their rows.
+	fromEvents := map[string]TopRow{}
+	if len(unknown) > 0 {
+		rng, rargs := timeRange("event_time", f.Since, f.Until)
+		_, err := c.run(ctx, stmt{name: "top: types outside the catalog", sql: `SELECT error_type, any(category), any(actor), any(status_code)
+FROM ${db}.events
+WHERE has(?, error_type) AND ` + rng + `
+GROUP BY error_type`, args: append([]any{unknown}, rargs...)}, func(r Rows) error {
+			var row TopRow
+			if err := r.Scan(&row.ErrorType, &row.Category, &row.Actor, &row.StatusCode); err != nil {
+				return err
+			}
+			fromEvents[row.ErrorType] = row
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	for i := range res.Rows {
 		r := &res.Rows[i]
 		r.Share = float64(r.Count) / float64(res.Total)
 		r.Change = change(r.Count, r.PreviousCount)
 		if e, ok := cat[r.ErrorType]; ok {
 			r.Known = true
-			r.Category, r.Actor, r.Remediation, r.DocsURL = e.Category, e.Actor, e.Remediation, e.DocsURL
+			r.Category, r.Actor, r.StatusCode, r.Remediation, r.DocsURL = e.Category, e.Actor, e.StatusCode, e.Remediation, e.DocsURL
+		} else if ev, ok := fromEvents[r.ErrorType]; ok {
+			r.Category, r.Actor, r.StatusCode = ev.Category, ev.Actor, ev.StatusCode
 		}
 	}
 	return res, nil
