@@ -1,7 +1,9 @@
 package event
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 )
 
 func benchCheck(b *testing.B, payload string) {
@@ -20,11 +22,15 @@ func benchCheck(b *testing.B, payload string) {
 			b.Fatal("rejected")
 		}
 	}
+	reportRates(b, cpu0, cpuOK)
+}
+
+// reportRates reports events/s (wall clock) and events/cpu-s: events per CPU
+// second of this process, which with -cpu 1 is the loop's own CPU (plus GC),
+// so it is what one core does whatever else the machine runs.
+func reportRates(b *testing.B, cpu0 time.Duration, cpuOK bool) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	// Events per CPU second of this process: with -cpu 1 and no allocations
-	// that is the loop's own CPU, so it is what one core does, whatever else
-	// the machine runs.
 	if cpu1, ok := processCPU(); ok && cpuOK && cpu1 > cpu0 {
 		b.ReportMetric(float64(b.N)/(cpu1-cpu0).Seconds(), "events/cpu-s")
 	}
@@ -37,3 +43,27 @@ func BenchmarkCheckBareBody(b *testing.B) { benchCheck(b, bareBody) }
 // BenchmarkCheckEnvelope adds every envelope field and three attributes, one
 // of them a nested object.
 func BenchmarkCheckEnvelope(b *testing.B) { benchCheck(b, envelopeBody) }
+
+// BenchmarkBaselineEncodingJSON is the yardstick the scanner replaces:
+// encoding/json decoding the same bare body into a struct of its five fields,
+// without any check or enrichment.
+func BenchmarkBaselineEncodingJSON(b *testing.B) {
+	p := []byte(bareBody)
+	var v struct {
+		StatusCode   int    `json:"status_code"`
+		RequestID    string `json:"request_id"`
+		ErrorType    string `json:"error_type"`
+		ErrorMessage string `json:"error_message"`
+		ErrorURL     string `json:"error_url"`
+	}
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	cpu0, cpuOK := processCPU()
+	b.ResetTimer()
+	for range b.N {
+		if err := json.Unmarshal(p, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpu0, cpuOK)
+}

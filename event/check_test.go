@@ -91,6 +91,7 @@ func TestCheckRejections(t *testing.T) {
 		{"nested missing colon", body("x", `{"a" 1}`), ReasonNotJSONObject, "':'"},
 		{"nested non-string key", body("x", `{1:2}`), ReasonNotJSONObject, "expected object key"},
 		{"too deep", body("x", strings.Repeat("[", maxDepth)+strings.Repeat("]", maxDepth)), ReasonNotJSONObject, "too deep"},
+		{"mismatched closer deep", body("m", strings.Repeat(`[{"a":`, 100)+"1"+strings.Repeat("}]", 99)+"]]"), ReasonNotJSONObject, "'}'"},
 		{"too deep objects", body("x", strings.Repeat(`{"a":`, maxDepth)+"1"+strings.Repeat("}", maxDepth)), ReasonNotJSONObject, "too deep"},
 		{"bom", "\ufeff" + bareBody, ReasonNotJSONObject, "not an object"},
 		{"comment", `{/*c*/"error_type":"x"}`, ReasonNotJSONObject, "expected object key"},
@@ -370,6 +371,10 @@ func TestCheckFlagsAndFields(t *testing.T) {
 				t.Errorf("client %q", ev.Client)
 			}
 		}},
+		{name: "mixed nesting beyond 64 levels", payload: body("m", strings.Repeat(`[{"a":`, 100)+"1"+strings.Repeat("}]", 100)),
+			attrs: []Attribute{{"m", strings.Repeat(`[{"a":`, 100) + "1" + strings.Repeat("}]", 100)}}},
+		{name: "offset minutes 60", payload: body("timestamp", `"2025-03-14T15:09:26+01:60"`), flags: FlagBadTimestamp, attrs: []Attribute{{"timestamp", `"2025-03-14T15:09:26+01:60"`}}},
+		{name: "leap second", payload: body("timestamp", `"2025-03-14T15:09:60Z"`), flags: FlagBadTimestamp, attrs: []Attribute{{"timestamp", `"2025-03-14T15:09:60Z"`}}},
 		{name: "deepest nesting in attribute", payload: body("deep", strings.Repeat("[", maxDepth-1)+strings.Repeat("]", maxDepth-1)),
 			attrs: []Attribute{{"deep", strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1)}}},
 	}

@@ -251,10 +251,12 @@ func (s *scanner) scanValue(i int) (end int, sp span) {
 
 // skipNested validates and skips the object or array opening at i. It is
 // iterative (a bit stack records object vs array per level), so deep nesting
-// costs neither goroutine stack nor allocations.
+// costs no goroutine stack. The first 64 levels live in a register; deeper
+// ones (only ever seen in hostile payloads) in one allocated bit array.
 func (s *scanner) skipNested(i int) int {
 	d := s.data
-	var stack [maxDepth/64 + 1]uint64
+	var small uint64 // levels 0..63, bit set = object
+	var big []uint64 // levels 64 and deeper, same layout by depth
 	depth := 0
 	for {
 		// d[i] opens a container; the top-level object is one more level.
@@ -262,10 +264,20 @@ func (s *scanner) skipNested(i int) int {
 			return s.fail(i, "nesting too deep")
 		}
 		isObj := d[i] == '{'
-		if isObj {
-			stack[depth/64] |= 1 << (depth % 64)
-		} else {
-			stack[depth/64] &^= 1 << (depth % 64)
+		switch {
+		case depth < 64 && isObj:
+			small |= 1 << depth
+		case depth < 64:
+			small &^= 1 << depth
+		default:
+			if big == nil {
+				big = make([]uint64, maxDepth/64+1)
+			}
+			if isObj {
+				big[depth/64] |= 1 << (depth % 64)
+			} else {
+				big[depth/64] &^= 1 << (depth % 64)
+			}
 		}
 		depth++
 		i = s.skipWS(i + 1)
@@ -304,7 +316,11 @@ func (s *scanner) skipNested(i int) int {
 			if depth == 0 {
 				return i
 			}
-			isObj = stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			if top := depth - 1; top < 64 {
+				isObj = small&(1<<top) != 0
+			} else {
+				isObj = big[top/64]&(1<<(top%64)) != 0
+			}
 			if i = s.skipWS(i); i >= len(d) {
 				return s.fail(i, "unexpected end of input")
 			}
