@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,10 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/schema"
 )
 
 const chdbSubpath = "node_modules/@chdb/lib-linux-x64-gnu/libchdb.so"
@@ -183,4 +188,28 @@ func (b *binaryState) startCHDB() (*CHDBSession, error) {
 		return nil, errors.Join(fmt.Errorf("chdb helper with %s does not answer", lib), err)
 	}
 	return s, nil
+}
+
+// Executor adapts the session to schema.Executor, so migrations run on ClickHouse 26.7 the
+// same way they run on the server.
+func (s *CHDBSession) Executor() schema.Executor { return chdbExecutor{s} }
+
+type chdbExecutor struct{ s *CHDBSession }
+
+func (e chdbExecutor) Exec(_ context.Context, sql string) error { return e.s.Exec(sql) }
+
+func (e chdbExecutor) QueryUint64s(_ context.Context, sql string) ([]uint64, error) {
+	out, err := e.s.Query(sql, "CSV")
+	if err != nil {
+		return nil, err
+	}
+	var vs []uint64
+	for _, line := range strings.Fields(out) {
+		v, err := strconv.ParseUint(strings.Trim(line, `"`), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("chdb: %q is not an unsigned integer", line)
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
 }
