@@ -34,6 +34,18 @@ services-down:
 generate:
 	$(GO) generate ./...
 
+# End-to-end throughput: own broker + ClickHouse under .run/bench, BENCH_EVENTS (default 1M)
+# generated events, ingest --drain under /usr/bin/time -v. Needs make deps.
+.PHONY: bench
+bench:
+	scripts/bench.sh
+
+# The whole pipeline with traffic and a spike: services-up, migrate, ingester + loadgen
+# (RUN_RATE, RUN_SPIKE). Ctrl-C stops ingester and loadgen; make services-down stops services.
+.PHONY: run
+run:
+	scripts/run.sh
+
 # Times the query CLI on 10M events in a private ClickHouse 18.16 (not part of test).
 .PHONY: bench-query
 bench-query:

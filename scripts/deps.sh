@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian bookworm machine lacks to build and test faultline:
-#   clickhouse-server + clickhouse-client 18.16, kcat, prometheus + promtool,
+#   clickhouse-server + clickhouse-client 18.16, kcat, GNU time, prometheus + promtool,
 #   prometheus-alertmanager + amtool (apt), and libchdb.so (ClickHouse 26.7 as a
 #   library, npm package @chdb/lib-linux-x64-gnu) into .run/chdb.
 # Idempotent and quick when everything is present; prints CHDB_LIB_PATH=... last.
@@ -31,6 +31,8 @@ missing=()
 [[ -x /usr/bin/clickhouse-client ]] || missing+=(clickhouse-client)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v curl >/dev/null || missing+=(curl)
+# GNU time: make bench measures the ingester's CPU and peak RSS with /usr/bin/time -v.
+[[ -x /usr/bin/time ]] || missing+=(time)
 if ((${#missing[@]})); then
 	apt_install "${missing[@]}"
 fi
