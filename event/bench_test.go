@@ -2,6 +2,8 @@ package event
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,4 +68,41 @@ func BenchmarkBaselineEncodingJSON(b *testing.B) {
 		}
 	}
 	reportRates(b, cpu0, cpuOK)
+}
+
+// BenchmarkCheckHostile runs near-limit payloads built to be expensive: many
+// distinct keys, many repeated keys, deep nesting, escapes everywhere. Each
+// must stay linear in its size (about 64 KiB here).
+func BenchmarkCheckHostile(b *testing.B) {
+	head := `{"status_code":400,"error_type":"x"`
+	var keys, dups, esc strings.Builder
+	for i := 0; keys.Len() < 60<<10; i++ {
+		fmt.Fprintf(&keys, `,"k%d":%d`, i, i)
+	}
+	for i := 0; dups.Len() < 60<<10; i++ {
+		fmt.Fprintf(&dups, `,"k%d":%d`, i%500, i)
+	}
+	for esc.Len() < 60<<10 {
+		esc.WriteString(`\u00e9\ud83d\ude00\n`)
+	}
+	for _, tt := range []struct{ name, payload string }{
+		{"distinct_keys", head + keys.String() + "}"},
+		{"repeated_keys", head + dups.String() + "}"},
+		{"deep_nesting", head + `,"d":` + strings.Repeat(`[{"a":`, 4990) + "1" + strings.Repeat("}]", 4990) + "}"},
+		{"escapes", head + `,"error_message":"` + esc.String() + `"}`},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			c := NewChecker(testCatalog(b), Options{})
+			p := []byte(tt.payload)
+			var ev Event
+			if rej, ok := c.Check(p, kafkaTime, &ev); !ok {
+				b.Fatalf("rejected: %+v", rej)
+			}
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			for range b.N {
+				c.Check(p, kafkaTime, &ev)
+			}
+		})
+	}
 }

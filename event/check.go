@@ -1,6 +1,7 @@
 package event
 
 import (
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -18,13 +19,15 @@ type Checker struct {
 }
 
 // NewChecker returns a Checker for cat; zero or negative Options fields take
-// their defaults. cat.Version() is read once, here. A nil cat makes every
+// their defaults (MaxMessageBytes is capped at math.MaxInt32). cat.Version() is read once, here. A nil cat makes every
 // error type unknown.
 func NewChecker(cat Catalog, opts Options) *Checker {
 	c := &Checker{cat: cat, maxBytes: opts.MaxMessageBytes, maxSkew: opts.MaxClockSkew}
 	if c.maxBytes <= 0 {
 		c.maxBytes = DefaultMaxMessageBytes
 	}
+	// Spans hold int32 offsets: a 2 GiB message is not an error event anyway.
+	c.maxBytes = min(c.maxBytes, math.MaxInt32)
 	if c.maxSkew <= 0 {
 		c.maxSkew = DefaultMaxClockSkew
 	}
