@@ -65,6 +65,7 @@ type Batch struct {
 	MaxBytes         int
 	MaxAge           time.Duration
 	MaxInflightBytes int
+	Inserts          int // batches being inserted at once; offsets are still committed in order
 }
 
 // Retry is how inserts are retried after a ClickHouse error.
@@ -137,6 +138,7 @@ func Defaults() map[string]any {
 		"batch.max_bytes":          "16MiB",
 		"batch.max_age":            "1s",
 		"batch.max_inflight_bytes": "64MiB",
+		"batch.inserts":            2,
 
 		"retry.initial_backoff": "100ms",
 		"retry.max_backoff":     "10s",
@@ -362,6 +364,7 @@ func fromViper(v *viper.Viper) (*Config, error) {
 		MaxBytes:         r.bytes("batch.max_bytes", 1024),
 		MaxAge:           r.duration("batch.max_age", 10*time.Millisecond),
 		MaxInflightBytes: r.bytes("batch.max_inflight_bytes", 64*1024),
+		Inserts:          r.integer("batch.inserts", 1),
 	}
 	if c.Batch.MaxRows > 1_000_000 {
 		// ClickHouse splits larger inserts into several blocks (max_insert_block_size).

@@ -395,13 +395,42 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 	}
 }
 
-// flushLoop stores sealed batches in order, then commits their offsets: the end of the chain.
+// flushLoop stores sealed batches, up to cfg.Batch.Inserts at once, and hands each result to
+// the commit stage in the order the batches were sealed: the end of the chain.
 func (in *Ingester) flushLoop(ctx context.Context) {
+	type result struct {
+		res Result
+		err error
+	}
+	type inFlight struct {
+		p    *pending
+		done chan result
+	}
+	// With capacity Inserts-1, plus the one the commit stage waits on, at most Inserts
+	// batches are being stored at once.
+	ordered := make(chan inFlight, in.cfg.Batch.Inserts-1)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for f := range ordered {
+			r := <-f.done
+			in.m.Abandoned.Add(float64(r.res.Abandoned))
+			err := r.err
+			if err == nil {
+				in.account(r.res)
+				err = in.commitOffsets(ctx, f.p, r.res)
+			}
+			in.finish(f.p, err)
+		}
+	}()
+	defer func() {
+		close(ordered)
+		<-committed
+	}()
 	for {
-		var p *pending
 		select {
 		case <-ctx.Done():
-			// Drain what was sealed but never stored: its waiters must not hang.
+			// What was sealed but never stored: its waiters must not hang.
 			for {
 				select {
 				case p := <-in.batches:
@@ -410,16 +439,15 @@ func (in *Ingester) flushLoop(ctx context.Context) {
 					return
 				}
 			}
-		case p = <-in.batches:
+		case p := <-in.batches:
+			in.m.Flushes.WithLabelValues(p.trigger).Inc()
+			f := inFlight{p: p, done: make(chan result, 1)}
+			ordered <- f
+			go func() {
+				res, err := p.batch.Commit(ctx)
+				f.done <- result{res, err}
+			}()
 		}
-		in.m.Flushes.WithLabelValues(p.trigger).Inc()
-		res, err := p.batch.Commit(ctx)
-		in.m.Abandoned.Add(float64(res.Abandoned))
-		if err == nil {
-			in.account(res)
-			err = in.commitOffsets(ctx, p, res)
-		}
-		in.finish(p, err)
 	}
 }
 

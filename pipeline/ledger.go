@@ -111,6 +111,7 @@ func (l *ledger) snapshot() []*partition {
 // read records a message read at offset with Kafka time t.
 func (p *partition) read(offset int64, t time.Time) {
 	p.consumed.Store(offset + 1)
+	p.consumedG.Set(float64(offset + 1))
 	p.lastMsgTime.Store(t.UnixNano())
 	p.consumedC.Inc()
 }

@@ -47,10 +47,11 @@ type Sink struct {
 	// also deduplicated by the server where the table has a deduplication window.
 	dedupToken bool
 
-	// attemptMu is held for each insert attempt. A partition being given up takes it once
-	// after marking itself abandoned: from then on no attempt carrying its rows starts, so
-	// no zombie insert can land after the partition's next owner has read what is stored.
-	attemptMu sync.Mutex
+	// attemptMu is read-held for each insert attempt (several run at once). A partition
+	// being given up write-locks it once after marking itself abandoned: that waits out every
+	// attempt in flight, and every later attempt drops its rows, so no zombie insert can land
+	// after the partition's next owner has read what is stored.
+	attemptMu sync.RWMutex
 
 	// fatal holds the last fatal insert error until an insert succeeds: /readyz reports it.
 	fatal atomic.Pointer[error]
@@ -171,13 +172,13 @@ type tableWrite struct {
 func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error {
 	s := w.sink
 	for attempt := 0; ; attempt++ {
-		rows = w.dropAbandoned(rows)
+		id := rand.Uint64()
+		start := time.Now()
+		var err error
+		rows, err = w.attempt(ctx, table, rows, id)
 		if len(rows) == 0 {
 			return nil
 		}
-		id := rand.Uint64()
-		start := time.Now()
-		err := s.insert(ctx, table, rows, id, w.at)
 		if err == nil {
 			s.fatal.Store(nil)
 			s.m.InsertDuration.WithLabelValues(table).Observe(time.Since(start).Seconds())
@@ -267,8 +268,20 @@ func (w *tableWrite) stored(table string, rows []*Row) {
 	}
 }
 
-// dropAbandoned removes rows of partitions given up since the batch was built. It holds
-// attemptMu until the attempt that follows has finished; see Sink.attemptMu.
+// attempt inserts rows once, less those of partitions given up since the batch was built,
+// and returns the rows it sent. Dropping and sending happen under one read lock of attemptMu,
+// so a partition that was given up never has rows sent afterwards.
+func (w *tableWrite) attempt(ctx context.Context, table string, rows []*Row, id uint64) ([]*Row, error) {
+	w.sink.attemptMu.RLock()
+	defer w.sink.attemptMu.RUnlock()
+	rows = w.dropAbandoned(rows)
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return rows, w.sink.insert(ctx, table, rows, id, w.at)
+}
+
+// dropAbandoned removes rows of partitions given up since the batch was built.
 func (w *tableWrite) dropAbandoned(rows []*Row) []*Row {
 	keep := rows[:0:0]
 	dropped := 0
@@ -307,8 +320,8 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 }
 
 func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time) (map[rowKey]bool, error) {
-	s.attemptMu.Lock()
-	defer s.attemptMu.Unlock()
+	s.attemptMu.RLock()
+	defer s.attemptMu.RUnlock()
 	// Rows of one commit share ingested_at/received_at, which keeps the scan narrow.
 	timeCol := "ingested_at"
 	if table == tableQuarantine {
@@ -370,8 +383,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // insert sends rows as one block: one INSERT, columns appended whole.
 func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64, at time.Time) error {
-	s.attemptMu.Lock()
-	defer s.attemptMu.Unlock()
 	if s.dedupToken {
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 			"insert_deduplication_token": strconv.FormatUint(id, 16),
