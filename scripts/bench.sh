@@ -83,11 +83,18 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
 trap 'log "terminated"; exit 143' TERM
 
-# run_child CMD...: runs CMD in the background and waits for it, so that a signal to this
-# script runs the trap at once instead of after CMD ends. Returns CMD's status.
+# run_child OUT ERR CMD...: runs CMD in the background with stdout to OUT and stderr to ERR
+# and waits for it, so that a signal to this script runs the trap at once instead of after CMD
+# ends. The redirections are on CMD only: the trap's messages must reach the terminal.
+# Returns CMD's status.
 run_child() {
-	local rc=0
-	"$@" 9>&- &
+	local rc=0 out=$1 err=$2
+	shift 2
+	if [[ $out == "$err" ]]; then
+		"$@" >"$out" 2>&1 9>&- &
+	else
+		"$@" >"$out" 2>"$err" 9>&- &
+	fi
 	CHILD_PID=$!
 	wait "$CHILD_PID" || rc=$?
 	CHILD_PID=""
@@ -158,8 +165,8 @@ export FAULTLINE_METRICS_LISTEN=127.0.0.1:0
 cd "$ROOT"
 log "producing $EVENTS events with loadgen (log: ${DIR#"$ROOT"/}/loadgen.log)"
 t0=$(date +%s.%N)
-run_child "$BIN/loadgen" --brokers "$KAFKA_ADDR" --topic "$TOPIC" --partitions "$PARTITIONS" \
-	--count "$EVENTS" --summary-json "$DIR/truth.json" >"$DIR/loadgen.log" 2>&1 ||
+run_child "$DIR/loadgen.log" "$DIR/loadgen.log" "$BIN/loadgen" --brokers "$KAFKA_ADDR" --topic "$TOPIC" \
+	--partitions "$PARTITIONS" --count "$EVENTS" --summary-json "$DIR/truth.json" ||
 	{ tail -n 20 "$DIR/loadgen.log" >&2; die "loadgen failed"; }
 produce_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 
@@ -174,7 +181,7 @@ log "ingest migrate (database $DB)"
 
 log "ingest --drain (group $GROUP, log: ${DIR#"$ROOT"/}/ingest.log)"
 broker_cpu0=$(cpu_seconds "$BROKER_PID") ch_cpu0=$(cpu_seconds "$CH_PID")
-run_child /usr/bin/time -v -o "$DIR/ingest.time" "$BIN/ingest" --drain >"$DIR/ingest.out" 2>"$DIR/ingest.log" ||
+run_child "$DIR/ingest.out" "$DIR/ingest.log" /usr/bin/time -v -o "$DIR/ingest.time" "$BIN/ingest" --drain ||
 	{ tail -n 30 "$DIR/ingest.log" >&2; cat "$DIR/ingest.out" >&2; die "ingest --drain failed"; }
 broker_cpu=$(awk -v a="$broker_cpu0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN { printf "%.2f", b - a }')
 ch_cpu=$(awk -v a="$ch_cpu0" -v b="$(cpu_seconds "$CH_PID")" 'BEGIN { printf "%.2f", b - a }')
