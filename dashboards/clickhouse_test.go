@@ -1,0 +1,154 @@
+package dashboards
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/schema"
+)
+
+// fixture fills a migrated database with rows every ClickHouse panel finds: three error types
+// (one unknown), two environments, five organizations over the last 200 minutes, quarantined
+// messages of two reasons, and the catalog row of billing_not_verified. INSERT ... SELECT
+// runs unchanged on 18.16 and 26.7; events_per_minute fills through its materialized view.
+func fixture(db string) []string {
+	return []string{
+		`INSERT INTO ` + db + `.events (event_time, event_time_ms, status_code, error_type, request_id, error_message,
+    error_url, environment, category, actor, known, flags, method, path, project_id, organization_id, member_id,
+    client, region, latency_ms, attr_keys, attr_values, catalog_version, kafka_topic, kafka_partition, kafka_offset,
+    kafka_time, ingested_at, insert_id)
+SELECT now() - number * 60, 0, 400,
+    arrayElement(['billing_not_verified', 'duplicate_email', 'mystery_error'], number % 3 + 1),
+    concat('req-', toString(number)), 'message', '', if(number % 2 = 0, 'live', 'test'),
+    arrayElement(['billing', 'members', 'unknown'], number % 3 + 1), 'account_admin', if(number % 3 = 2, 0, 1),
+    emptyArrayString(), 'POST', '/v1/b2b/organizations', 'project-1', concat('org-', toString(number % 5)), '',
+    'go', 'us', 12.5, emptyArrayString(), emptyArrayString(), 'c1-test', 'api-errors', toUInt32(number % 6), number,
+    now() - number * 60, now() - number * 60 + 2, number
+FROM system.numbers LIMIT 200`,
+		`INSERT INTO ` + db + `.quarantine (received_at, reason, detail, payload, payload_bytes, kafka_topic,
+    kafka_partition, kafka_offset, kafka_time, kafka_key, insert_id)
+SELECT now() - number * 30, arrayElement(['invalid_json', 'missing_field'], number % 2 + 1), 'detail', '{}', 2,
+    'api-errors', toUInt32(0), number, now(), '', number
+FROM system.numbers LIMIT 20`,
+		`INSERT INTO ` + db + `.catalog (error_type, status_code, category, actor, description, error_message, error_url,
+    remediation, common_causes, troubleshooting, source, catalog_version, updated_at)
+SELECT 'billing_not_verified', 400, 'billing', 'account_admin', 'desc', 'message', 'https://example.test/docs',
+    'Add billing details.', emptyArrayString(), emptyArrayString(), 'docs', 'c1-test', now()`,
+	}
+}
+
+// chQueries expands every ClickHouse target of the committed dashboards for database db.
+func chQueries(t *testing.T, db string) map[string]string {
+	t.Helper()
+	vars := PanelVars(db, time.Now())
+	out := make(map[string]string)
+	for file, ts := range committed(t) {
+		for _, tg := range ts {
+			if tg.Kind != ClickHouseType {
+				continue
+			}
+			sql, err := ExpandSQL(tg.Query, vars)
+			if err != nil {
+				t.Fatalf("%s / %s: expand: %v", file, tg.Panel, err)
+			}
+			out[file+" / "+tg.Panel+" / "+tg.RefID] = sql
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no ClickHouse targets found")
+	}
+	return out
+}
+
+// TestClickHousePanelsOn1816 runs every ClickHouse panel query, macros expanded, on the
+// clickhouse-server 18.16 as the read-only user Grafana's datasource uses, and expects rows.
+func TestClickHousePanelsOn1816(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if _, err := schema.Migrate(ctx, schema.Native(ch.Conn), ch.Database); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	for _, stmt := range fixture(ch.Database) {
+		if err := ch.Conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("fixture: %v\n%s", err, stmt)
+		}
+	}
+	ro, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.Addr},
+		Auth: clickhouse.Auth{Database: ch.Database, Username: "faultline_ro"}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	for name, sql := range chQueries(t, ch.Database) {
+		t.Run(name, func(t *testing.T) {
+			rows, err := ro.Query(ctx, sql)
+			if err != nil {
+				t.Fatalf("query as faultline_ro: %v\n%s", err, sql)
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatalf("rows: %v\n%s", err, sql)
+			}
+			if n == 0 {
+				t.Errorf("no rows\n%s", sql)
+			}
+		})
+	}
+}
+
+// chdbExec adapts chDB to schema.Executor so the same migrations build the schema there.
+type chdbExec struct{ s *testenv.CHDBSession }
+
+func (e chdbExec) Exec(_ context.Context, sql string) error { return e.s.Exec(sql) }
+
+func (e chdbExec) QueryUint64s(_ context.Context, sql string) ([]uint64, error) {
+	out, err := e.s.Query(sql, "CSV")
+	if err != nil {
+		return nil, err
+	}
+	var vs []uint64
+	for _, l := range strings.Fields(out) {
+		v, err := strconv.ParseUint(strings.Trim(l, `"`), 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
+}
+
+// TestClickHousePanelsOnCHDB runs the same queries on ClickHouse 26.7 (chDB), with the schema
+// built by the same migrations.
+func TestClickHousePanelsOnCHDB(t *testing.T) {
+	s := testenv.CHDB(t)
+	db := "dash_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := schema.Migrate(context.Background(), chdbExec{s}, db); err != nil {
+		t.Fatalf("migrate on chDB: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Exec("DROP DATABASE IF EXISTS " + db) })
+	for _, stmt := range fixture(db) {
+		if err := s.Exec(stmt); err != nil {
+			t.Fatalf("fixture on chDB: %v\n%s", err, stmt)
+		}
+	}
+	for name, sql := range chQueries(t, db) {
+		t.Run(name, func(t *testing.T) {
+			out, err := s.Query(sql, "JSONEachRow")
+			if err != nil {
+				t.Fatalf("query on chDB: %v\n%s", err, sql)
+			}
+			if strings.TrimSpace(out) == "" {
+				t.Errorf("no rows\n%s", sql)
+			}
+		})
+	}
+}
