@@ -50,3 +50,10 @@ run:
 .PHONY: bench-query
 bench-query:
 	scripts/bench-query.sh
+
+# The fault-injection scenarios of faults/ combined at random for SOAK_DURATION (not in CI):
+# `make soak SOAK_DURATION=1h`. SOAK_RATE sets messages/s, SOAK_SEED replays fault choices.
+SOAK_DURATION ?= 10m
+.PHONY: soak
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags soak -count=1 -v -timeout 0 -run '^TestSoak$$' ./faults

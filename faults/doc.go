@@ -1,0 +1,17 @@
+// Package faults is faultline's fault-injection suite: it runs the real ingester binary
+// (cmd/ingest) as a subprocess against a real Kafka-protocol broker (kfake) and a real
+// clickhouse-server 18.16, injects the faults of issue 4 while traffic flows, and then checks
+// the promise against the load generator's ground truth: every message in the topic is
+// exactly one row in events or quarantine, none missing, none twice, counts per error_type
+// and reason exact, and the per-minute rollups agree with events.
+//
+// The package has tests only. `go test ./faults` runs one CI-sized test per fault:
+//
+//	TestIngesterSIGKILLedRepeatedly      SIGKILL of the ingester at random moments, restarted
+//	TestClickHouseOutage                 clickhouse-server stopped for 30+ s mid-stream
+//	TestBrokerRestarts                   the dev broker stopped / killed and restarted on its data
+//	TestSecondIngesterJoinsAndLeaves     rebalances both ways: join, graceful leave, crash leave
+//	TestServerRejectedRowsAtScale        rows the server refuses, mixed into normal traffic
+//
+// `make soak` (build tag soak) combines the same faults at random for SOAK_DURATION.
+package faults
