@@ -105,33 +105,12 @@ func TestClickHousePanelsOn1816(t *testing.T) {
 	}
 }
 
-// chdbExec adapts chDB to schema.Executor so the same migrations build the schema there.
-type chdbExec struct{ s *testenv.CHDBSession }
-
-func (e chdbExec) Exec(_ context.Context, sql string) error { return e.s.Exec(sql) }
-
-func (e chdbExec) QueryUint64s(_ context.Context, sql string) ([]uint64, error) {
-	out, err := e.s.Query(sql, "CSV")
-	if err != nil {
-		return nil, err
-	}
-	var vs []uint64
-	for _, l := range strings.Fields(out) {
-		v, err := strconv.ParseUint(strings.Trim(l, `"`), 10, 64)
-		if err != nil {
-			return nil, err
-		}
-		vs = append(vs, v)
-	}
-	return vs, nil
-}
-
 // TestClickHousePanelsOnCHDB runs the same queries on ClickHouse 26.7 (chDB), with the schema
 // built by the same migrations.
 func TestClickHousePanelsOnCHDB(t *testing.T) {
 	s := testenv.CHDB(t)
 	db := "dash_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if _, err := schema.Migrate(context.Background(), chdbExec{s}, db); err != nil {
+	if _, err := schema.Migrate(context.Background(), s.Executor(), db); err != nil {
 		t.Fatalf("migrate on chDB: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Exec("DROP DATABASE IF EXISTS " + db) })

@@ -181,27 +181,6 @@ func scanJSON(raw json.RawMessage, dest any) error {
 	return fmt.Errorf("cannot scan into %T", dest)
 }
 
-// chdbExec adapts chDB to schema.Executor so the same migrations build the schema there.
-type chdbExec struct{ s *testenv.CHDBSession }
-
-func (e chdbExec) Exec(_ context.Context, sql string) error { return e.s.Exec(sql) }
-
-func (e chdbExec) QueryUint64s(_ context.Context, sql string) ([]uint64, error) {
-	out, err := e.s.Query(sql, "CSV")
-	if err != nil {
-		return nil, err
-	}
-	var vs []uint64
-	for _, l := range strings.Fields(out) {
-		v, err := strconv.ParseUint(strings.Trim(l, `"`), 10, 64)
-		if err != nil {
-			return nil, err
-		}
-		vs = append(vs, v)
-	}
-	return vs, nil
-}
-
 // backend is one ClickHouse the query layer is tested on, with a migrated database.
 type backend struct {
 	name     string
@@ -250,7 +229,7 @@ func chdbBackend(t *testing.T) *backend {
 	t.Helper()
 	s := testenv.CHDB(t)
 	db := randomName("q_")
-	if _, err := schema.Migrate(context.Background(), chdbExec{s}, db); err != nil {
+	if _, err := schema.Migrate(context.Background(), s.Executor(), db); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Exec("DROP DATABASE IF EXISTS " + db) })
