@@ -77,7 +77,7 @@ func TestClickHouseOutage(t *testing.T) {
 		// the column copies of the batches being inserted, six 1 MiB fetch buffers, the
 		// clients, catalog and metrics). RSS adds what the runtime does not count: the mapped
 		// executable (about 20 MB of its text and data get touched) and freed pages not yet
-		// returned to the OS. Measured here: 80-90 MiB before and during the outage, flat.
+		// returned to the OS. Measured here: 40-90 MiB before and during the outage, flat.
 		// The bound, 88 MiB + 40 MiB, keeps the promise checkable while an ingester that kept
 		// reading the backlog (100k messages, about 1 KiB each in memory) would cross it.
 		softLimit = 2*inflightLimit + 2*(4<<20) + 64<<20
