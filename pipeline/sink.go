@@ -313,7 +313,13 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 		}
 		class := Classify(err)
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
-		if err := sleep(ctx, s.backoff(class, attempt)); err != nil {
+		wait := s.backoff(class, attempt)
+		if attempt%10 == 0 {
+			// An outage spends its time here: say so when it starts and now and then after.
+			s.log.Warn("ClickHouse unavailable; holding the batch and retrying", "table", table,
+				"class", class, "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+		}
+		if err := sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("check insert into %s.%s: %w", s.db, table, err)
 		}
 	}
