@@ -212,6 +212,10 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 			w.stored(table, done)
 			rows = rest
 			if len(rows) == 0 {
+				// The table took every row and the error came after: most likely a
+				// materialized view failed, and its target misses this block.
+				s.log.Warn("insert failed after every row landed; a materialized view may have missed them",
+					"table", table, "rows", len(done), "class", class, "error", err)
 				return nil
 			}
 		}
