@@ -325,7 +325,6 @@ func (g *Generator) pickFlagged() int {
 // variants change one part of it.
 type draft struct {
 	e          *entry
-	errorType  string // "" uses e.errorType
 	status     int
 	envelope   bool
 	rid        []byte // nil: no request_id

@@ -318,8 +318,7 @@ func (in *Ingester) release(p *partition) {
 	case <-timer.C:
 	}
 	p.abandoned.Store(true)
-	in.sink.attemptMu.Lock()
-	in.sink.attemptMu.Unlock() //nolint:staticcheck // a barrier: waits out an attempt in flight
+	in.sink.waitOutAttempts()
 }
 
 // batchLoop gathers rows into batches and seals them on rows, bytes, age or request.

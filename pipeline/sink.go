@@ -359,6 +359,13 @@ func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time
 	return out, rows.Err()
 }
 
+// waitOutAttempts returns once every insert attempt in flight has ended. Called after a
+// partition is marked abandoned, it guarantees no attempt carrying its rows is running.
+func (s *Sink) waitOutAttempts() {
+	s.attemptMu.Lock()
+	defer s.attemptMu.Unlock()
+}
+
 // fatalError is the last fatal insert error, if no insert succeeded since.
 func (s *Sink) fatalError() error {
 	if p := s.fatal.Load(); p != nil {

@@ -170,8 +170,6 @@ func (fx *fixture) refCount(from, to time.Time, keep func(fxEvent) bool) map[str
 	return out
 }
 
-func all(fxEvent) bool { return true }
-
 // setup plants the fixture in both ClickHouses and returns a client for each.
 func setup(t *testing.T) (*fixture, []*backend, []*Client) {
 	t.Helper()
