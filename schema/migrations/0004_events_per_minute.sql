@@ -3,8 +3,8 @@
 CREATE TABLE IF NOT EXISTS ${db}.events_per_minute (
     minute           DateTime,
     error_type       LowCardinality(String),
-    category         String,
-    environment      String,
+    category         LowCardinality(String),
+    environment      LowCardinality(String),
     status_code      UInt16,
     known            UInt8,
     events           UInt64
