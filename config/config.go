@@ -135,10 +135,10 @@ func Defaults() map[string]any {
 		"clickhouse.compression":   "lz4",
 
 		"batch.max_rows":           50000,
-		"batch.max_bytes":          "16MiB",
+		"batch.max_bytes":          "32MiB",
 		"batch.max_age":            "1s",
 		"batch.max_inflight_bytes": "64MiB",
-		"batch.inserts":            2,
+		"batch.inserts":            1,
 
 		"retry.initial_backoff": "100ms",
 		"retry.max_backoff":     "10s",

@@ -66,7 +66,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Kafka.StartOffset != "earliest" || c.Batch.MaxRows != 50000 || c.Batch.MaxBytes != 16<<20 ||
+	if c.Kafka.StartOffset != "earliest" || c.Batch.MaxRows != 50000 || c.Batch.MaxBytes != 32<<20 ||
 		c.Checks.MaxMessageBytes != 64<<10 || c.ClickHouse.Database != "faultline" || c.Batch.MaxAge != time.Second {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
