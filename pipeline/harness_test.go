@@ -44,11 +44,16 @@ func newHarness(t *testing.T, partitions int) *harness {
 	if _, err := schema.Migrate(ctx, schema.Native(ch.Conn), ch.Database); err != nil {
 		t.Fatal(err)
 	}
+	return &harness{t: t, broker: b.Addr, topic: topic, ch: ch, cat: mustCatalog(t), written: loadgen.NewExpected()}
+}
+
+func mustCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
 	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, broker: b.Addr, topic: topic, ch: ch, cat: cat, written: loadgen.NewExpected()}
+	return cat
 }
 
 // produce writes n generated messages and adds them to the ground truth.

@@ -97,6 +97,9 @@ func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, m *metric
 	}, nil
 }
 
+// leaveGrace is how long a shutdown past its timeout still waits to leave the group.
+const leaveGrace = 5 * time.Second
+
 // RunOptions change how Run ends.
 type RunOptions struct {
 	// Drain ends the run once every partition's committed offset reaches the end offset seen
@@ -176,6 +179,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	// Shut down: closing the group ends the generation; each partition flushes and commits
 	// before the group is left. Past the timeout, stop waiting for ClickHouse.
 	in.shuttingDown.Store(true)
+	in.log.Info("shutting down: flushing, committing, leaving the group", "timeout", in.cfg.Ingest.ShutdownTimeout)
 	closed := make(chan struct{})
 	go func() { _ = group.Close(); close(closed) }()
 	select {
@@ -183,7 +187,13 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	case <-time.After(in.cfg.Ingest.ShutdownTimeout):
 		in.log.Error("shutdown timeout: giving up on unstored rows; they will be read again", "timeout", in.cfg.Ingest.ShutdownTimeout)
 		stopLoops()
-		<-closed
+		// Leaving the group needs the broker; when it is gone the session simply expires.
+		// Exiting now is as safe as a crash: nothing past what is stored was committed.
+		select {
+		case <-closed:
+		case <-time.After(leaveGrace):
+			in.log.Error("could not leave the consumer group; exiting without it", "waited", leaveGrace)
+		}
 	}
 	stopLoops()
 	loops.Wait()
@@ -338,11 +348,12 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 		select {
 		case in.batches <- p:
 		case <-ctx.Done():
+			// Shutting down past its timeout: answer the waiters once, here, and forget the
+			// batch (its rows were not stored and are read again).
 			for _, w := range waiters {
 				w <- ctx.Err()
 			}
 			in.budget.release(bytes)
-			return
 		}
 		cur, next, bytes, first, waiters = in.sink.Begin(), map[*partition]int64{}, 0, time.Time{}, nil
 	}

@@ -6,7 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/loadgen"
+	"github.com/faultline/faultline/schema"
 )
 
 // A known stream in, exactly the expected rows out, and metrics that agree.
@@ -165,5 +170,50 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting until %s", limit, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// With ClickHouse and the broker both gone, a shutdown still ends: past its timeout it gives
+// up on unstored rows (they are read again) and on leaving the group. Batches pile up behind
+// the stuck insert, so the shutdown's flush request waits in a sealed batch that is never
+// stored: it must be answered once, not hang the batcher.
+func TestShutdownEndsWithClickHouseAndBrokerGone(t *testing.T) {
+	b := testenv.Broker(t, "api-errors", 3)
+	srv := testenv.StartClickHouseServer(t)
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr}, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	if _, err := schema.Migrate(ctx, schema.Native(conn), "shut"); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, broker: b.Addr, topic: "api-errors", ch: &testenv.CH{Addr: srv.Addr, Database: "shut", Conn: conn}, cat: mustCatalog(t), written: loadgen.NewExpected()}
+
+	cfg := h.config("shutdown")
+	cfg.Ingest.ShutdownTimeout = 2 * time.Second
+	cfg.Batch.MaxRows = 200
+	inst := h.newIngester(cfg)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := inst.in.Run(runCtx, RunOptions{}); done <- err }()
+	h.produce(7, 300, nil)
+	waitFor(t, 30*time.Second, "the first rows are stored", func() bool {
+		return testutil.ToFloat64(inst.m.RowsStored.WithLabelValues("events")) > 0
+	})
+	srv.Stop()
+	h.produce(8, 3000, nil)
+	waitFor(t, 30*time.Second, "the ingester reads on with ClickHouse gone", func() bool {
+		return testutil.ToFloat64(inst.m.Consumed.WithLabelValues("api-errors")) > 1300
+	})
+	cancel()
+	time.Sleep(500 * time.Millisecond) // the partitions ask for their flush
+	b.Cluster.Close()
+	start := time.Now()
+	select {
+	case <-done:
+	case <-time.After(cfg.Ingest.ShutdownTimeout + leaveGrace + 20*time.Second):
+		t.Fatalf("Run still running %s after cancel", time.Since(start).Round(time.Second))
 	}
 }

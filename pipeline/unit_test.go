@@ -122,3 +122,30 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 		t.Fatalf("fatal backoff %s", d)
 	}
 }
+
+// A shutdown past its timeout, while a sealed batch with waiters cannot be handed over, must
+// answer each waiter once and let the batcher end (it used to answer twice and hang).
+func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
+	in := &Ingester{
+		cfg:     &config.Config{Batch: config.Batch{MaxAge: time.Second, MaxRows: 10, MaxBytes: 1 << 20}},
+		sink:    &Sink{},
+		budget:  newBudget(1 << 20),
+		items:   make(chan item, 1),
+		batches: make(chan *pending), // nobody stores: the hand-over blocks
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan struct{})
+	go func() { in.batchLoop(ctx); close(exited) }()
+	done := make(chan error, 1)
+	in.items <- item{flush: &flushRequest{trigger: "shutdown", done: done}}
+	time.Sleep(50 * time.Millisecond) // the batcher now waits to hand the sealed batch over
+	cancel()
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("batcher did not end after cancel")
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiter got %v, want context.Canceled", err)
+	}
+}

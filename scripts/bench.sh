@@ -44,27 +44,7 @@ flock -n 9 || die "another make bench is running in this tree (.run/bench.lock)"
 
 BROKER_PID="" CH_PID="" CHILD_PID=""
 
-# pid_alive PID: a live, non-zombie process.
-pid_alive() {
-	local state
-	[[ -n $1 && -r /proc/$1/stat ]] || return 1
-	state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-	[[ $state != Z ]]
-}
-
-# stop_pid PID NAME SECONDS: SIGTERM, wait, then SIGKILL.
-stop_pid() {
-	local pid=$1 name=$2 secs=$3 i
-	pid_alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < secs * 5; i++)); do
-		pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-		sleep 0.2
-	done
-	log "$name (pid $pid) ignored SIGTERM for $secs s: killing"
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+source "$ROOT/scripts/proc.sh"
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -72,11 +52,11 @@ cleanup() {
 		# GNU time does not forward signals: stop the program it runs, then time itself.
 		local kids
 		kids=$(cat "/proc/$CHILD_PID/task/$CHILD_PID/children" 2>/dev/null || true)
-		for k in $kids; do stop_pid "$k" "child" 40; done
-		stop_pid "$CHILD_PID" "child" 5
+		for k in $kids; do stop_pid "$k" "child" 40 || true; done
+		stop_pid "$CHILD_PID" "child" 5 || true
 	fi
-	[[ -n $CH_PID ]] && stop_pid "$CH_PID" clickhouse-server 20
-	[[ -n $BROKER_PID ]] && stop_pid "$BROKER_PID" devbroker 20
+	if [[ -n $CH_PID ]]; then stop_pid "$CH_PID" clickhouse-server 20 || true; fi
+	if [[ -n $BROKER_PID ]]; then stop_pid "$BROKER_PID" devbroker 20 || true; fi
 	log "stopped everything it started (state kept in ${DIR#"$ROOT"/} until the next run)"
 }
 trap cleanup EXIT

@@ -32,30 +32,7 @@ flock -n 9 || die "another make run is running in this tree (.run/run.lock)"
 
 INGEST_PID="" LOADGEN_PID="" SLEEP_PID=""
 
-pid_alive() {
-	local state
-	[[ -n $1 && -r /proc/$1/stat ]] || return 1
-	state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-	[[ $state != Z ]]
-}
-
-# stop_pid PID NAME SECONDS: SIGTERM, wait, then SIGKILL. Returns the process's exit status.
-stop_pid() {
-	local pid=$1 name=$2 secs=$3 i rc=0
-	if pid_alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < secs * 5; i++)); do
-			pid_alive "$pid" || break
-			sleep 0.2
-		done
-		if pid_alive "$pid"; then
-			log "$name (pid $pid) still running $secs s after SIGTERM: killing"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	fi
-	wait "$pid" 2>/dev/null || rc=$?
-	return "$rc"
-}
+source "$ROOT/scripts/proc.sh"
 
 STOP_REQUESTED=0
 cleanup() {
