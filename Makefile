@@ -15,12 +15,17 @@ export CHDB_LIB_PATH
 build:
 	$(GO) build ./...
 
+# The ClickHouse 26.7 dialect tests need libchdb.so: when it is missing, scripts/deps.sh
+# installs it (and any missing service package) first.
 test:
-	@test -n "$(CHDB_LIB_PATH)" || { echo "libchdb.so not found: run make deps" >&2; exit 1; }
-	$(GO) vet ./...
-	@unformatted="$$(gofmt -l .)"; \
-	if [ -n "$$unformatted" ]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi
-	$(GO) test -count=1 -timeout 25m ./...
+	@lib="$(CHDB_LIB_PATH)"; \
+	if [ -z "$$lib" ]; then lib="$$(scripts/deps.sh | sed -n 's/^CHDB_LIB_PATH=//p')"; fi; \
+	test -n "$$lib" || { echo "libchdb.so could not be installed: see scripts/deps.sh" >&2; exit 1; }; \
+	set -e; export CHDB_LIB_PATH="$$lib"; \
+	echo "$(GO) vet ./..."; $(GO) vet ./...; \
+	unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi; \
+	echo "$(GO) test -count=1 -timeout 25m ./..."; $(GO) test -count=1 -timeout 25m ./...
 
 deps:
 	scripts/deps.sh
