@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/config"
@@ -27,12 +28,13 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // harness is a real broker and a real ClickHouse database with the schema applied.
 type harness struct {
-	t       *testing.T
-	broker  string
-	topic   string
-	ch      *testenv.CH
-	cat     *catalog.Catalog
-	written loadgen.Expected
+	t             *testing.T
+	broker        string
+	brokerCluster *kfake.Cluster
+	topic         string
+	ch            *testenv.CH
+	cat           *catalog.Catalog
+	written       loadgen.Expected
 }
 
 func newHarness(t *testing.T, partitions int) *harness {
@@ -44,7 +46,7 @@ func newHarness(t *testing.T, partitions int) *harness {
 	if _, err := schema.Migrate(ctx, schema.Native(ch.Conn), ch.Database); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, broker: b.Addr, topic: topic, ch: ch, cat: mustCatalog(t), written: loadgen.NewExpected()}
+	return &harness{t: t, broker: b.Addr, brokerCluster: b.Cluster, topic: topic, ch: ch, cat: mustCatalog(t), written: loadgen.NewExpected()}
 }
 
 func mustCatalog(t *testing.T) *catalog.Catalog {

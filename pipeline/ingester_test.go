@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/loadgen"
@@ -216,4 +217,47 @@ func TestShutdownEndsWithClickHouseAndBrokerGone(t *testing.T) {
 	case <-time.After(cfg.Ingest.ShutdownTimeout + leaveGrace + 20*time.Second):
 		t.Fatalf("Run still running %s after cancel", time.Since(start).Round(time.Second))
 	}
+}
+
+// The ledger check can fail: when Kafka reports a committed offset past what is stored (an
+// offset reset, another writer), the breach is counted.
+func TestLedgerBreachIsDetected(t *testing.T) {
+	h := newHarness(t, 2)
+	b := h.brokerCluster
+	h.produce(9, 1000, nil)
+	inst := h.newIngester(h.config("ledger"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := inst.in.Run(ctx, RunOptions{}); done <- err }()
+	waitFor(t, 30*time.Second, "everything is stored", func() bool {
+		return int64(testutil.ToFloat64(inst.m.RowsStored.WithLabelValues("events"))+
+			testutil.ToFloat64(inst.m.RowsStored.WithLabelValues("quarantine"))) == h.written.Total
+	})
+	if got := testutil.ToFloat64(inst.m.LedgerBreaches.WithLabelValues(h.topic, "0")); got != 0 {
+		t.Fatalf("breaches before any fault: %v", got)
+	}
+	// From now on the broker answers that the group committed far past the end.
+	b.ControlKey(kmsg.OffsetFetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.KeepControl()
+		r := req.(*kmsg.OffsetFetchRequest)
+		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
+		resp.Version = r.Version
+		for _, rt := range r.Topics {
+			topic := kmsg.NewOffsetFetchResponseTopic()
+			topic.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				rp := kmsg.NewOffsetFetchResponseTopicPartition()
+				rp.Partition, rp.Offset = p, 1_000_000
+				topic.Partitions = append(topic.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, topic)
+		}
+		return resp, nil, true
+	})
+	waitFor(t, 30*time.Second, "the breach is counted", func() bool {
+		return testutil.ToFloat64(inst.m.LedgerBreaches.WithLabelValues(h.topic, "0")) > 0
+	})
+	cancel()
+	<-done
 }
