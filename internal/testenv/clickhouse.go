@@ -72,8 +72,11 @@ func ClickHouse(t testing.TB) *CH {
 		defer a.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		// A drop can wait on a table lock that a test's subprocess still holds for a moment.
+		// The database is scratch (test_<random>; the server this binary starts is deleted at
+		// exit), so a drop that does not happen is noted, not a failure of the test.
 		if err := a.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
-			t.Errorf("testenv: drop database %s on %s: %v", db, addr, err)
+			t.Logf("testenv: drop database %s on %s: %v (left for the server's removal at exit)", db, addr, err)
 		}
 	})
 	return &CH{Addr: addr, HTTPAddr: httpAddr, Database: db, Conn: conn}
