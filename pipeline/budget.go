@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // budget bounds the bytes held between fetch and insert. Readers wait for room instead of
@@ -11,11 +13,19 @@ type budget struct {
 	mu    sync.Mutex
 	used  int64
 	limit int64
-	freed chan struct{} // closed and replaced on every release
+	freed chan struct{}    // closed and replaced on every release
+	gauge prometheus.Gauge // follows used; may be nil
 }
 
-func newBudget(limit int) *budget {
-	return &budget{limit: int64(limit), freed: make(chan struct{})}
+func newBudget(limit int, gauge prometheus.Gauge) *budget {
+	return &budget{limit: int64(limit), freed: make(chan struct{}), gauge: gauge}
+}
+
+// setGauge reports used; callers hold mu.
+func (b *budget) setGauge() {
+	if b.gauge != nil {
+		b.gauge.Set(float64(b.used))
+	}
 }
 
 // acquire takes n bytes, waiting until they fit or ctx ends. A single message larger than
@@ -26,6 +36,7 @@ func (b *budget) acquire(ctx context.Context, n int) error {
 		b.mu.Lock()
 		if b.used+want <= b.limit {
 			b.used += want
+			b.setGauge()
 			b.mu.Unlock()
 			return nil
 		}
@@ -43,6 +54,7 @@ func (b *budget) acquire(ctx context.Context, n int) error {
 func (b *budget) release(n int) {
 	b.mu.Lock()
 	b.used -= min(int64(n), b.limit)
+	b.setGauge()
 	close(b.freed)
 	b.freed = make(chan struct{})
 	b.mu.Unlock()

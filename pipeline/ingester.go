@@ -35,6 +35,8 @@ type Ingester struct {
 	items   chan item
 	batches chan *pending
 
+	flags []event.Flags // every flag, for counting them per event without allocating
+
 	shuttingDown atomic.Bool
 	stats        Summary
 	statsMu      sync.Mutex
@@ -91,7 +93,8 @@ func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, m *metric
 		cfg: cfg, log: log, m: m, checker: checker, sink: sink, conn: conn,
 		client:  &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 10 * time.Second},
 		ledger:  newLedger(m),
-		budget:  newBudget(cfg.Batch.MaxInflightBytes),
+		flags:   event.AllFlags(),
+		budget:  newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes),
 		items:   make(chan item, 4096),
 		batches: make(chan *pending, 1),
 	}, nil
@@ -390,7 +393,6 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 			}
 			next[r.part] = r.Offset + 1
 			bytes += r.size()
-			in.m.InflightBytes.Set(float64(in.budget.inUse()))
 			switch {
 			case cur.Len() >= in.cfg.Batch.MaxRows:
 				seal("rows")
@@ -464,7 +466,6 @@ func (in *Ingester) flushLoop(ctx context.Context) {
 // finish releases a batch's budget and wakes whoever waits for it.
 func (in *Ingester) finish(p *pending, err error) {
 	in.budget.release(p.bytes)
-	in.m.InflightBytes.Set(float64(in.budget.inUse()))
 	for _, w := range p.waiters {
 		w <- err
 	}
@@ -488,7 +489,7 @@ func (in *Ingester) account(res Result) {
 		counts[key{t, e.Category, e.Environment, e.StatusCode}]++
 		if e.Flags != 0 {
 			flagged++
-			for _, f := range event.AllFlags() {
+			for _, f := range in.flags {
 				if e.Flags.Has(f) {
 					in.m.Flagged.WithLabelValues(f.String()).Inc()
 				}

@@ -88,15 +88,14 @@ func insertStatement(db, table string, cols []string) string {
 // Batch is a set of rows that become visible in ClickHouse together: Append rows, then Commit
 // (store every row exactly once) or Rollback (store nothing). A batch is unusable afterwards.
 type Batch struct {
-	sink    *Sink
-	rows    []*Row
-	bytes   int
-	created time.Time
-	done    bool
+	sink  *Sink
+	rows  []*Row
+	bytes int
+	done  bool
 }
 
 // Begin starts an empty batch.
-func (s *Sink) Begin() *Batch { return &Batch{sink: s, created: time.Now()} }
+func (s *Sink) Begin() *Batch { return &Batch{sink: s} }
 
 // Append adds a row.
 func (b *Batch) Append(r *Row) {
@@ -112,9 +111,6 @@ func (b *Batch) Len() int { return len(b.rows) }
 
 // Bytes is the memory the rows hold.
 func (b *Batch) Bytes() int { return b.bytes }
-
-// Age is the time since Begin.
-func (b *Batch) Age() time.Time { return b.created }
 
 // Rollback discards the batch without storing anything.
 func (b *Batch) Rollback() { b.done = true; b.rows = nil }

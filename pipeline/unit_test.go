@@ -75,7 +75,7 @@ func TestOffsetSet(t *testing.T) {
 }
 
 func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
-	b := newBudget(100)
+	b := newBudget(100, nil)
 	ctx := context.Background()
 	if err := b.acquire(ctx, 60); err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
 	in := &Ingester{
 		cfg:     &config.Config{Batch: config.Batch{MaxAge: time.Second, MaxRows: 10, MaxBytes: 1 << 20}},
 		sink:    &Sink{},
-		budget:  newBudget(1 << 20),
+		budget:  newBudget(1<<20, nil),
 		items:   make(chan item, 1),
 		batches: make(chan *pending), // nobody stores: the hand-over blocks
 	}
