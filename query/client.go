@@ -163,6 +163,15 @@ func (c *Client) limit(s stmt) stmt {
 // truncated reports ErrTruncated when n rows came back for a limited query.
 func (c *Client) truncated(n int) bool { return n > c.opts.MaxRows }
 
+// cut trims a list query's rows (n of them read, LIMIT max_rows+1) to max_rows and says
+// whether anything was cut.
+func cut[T any](c *Client, rows []T, n int) ([]T, bool) {
+	if c.truncated(n) {
+		return rows[:c.opts.MaxRows], true
+	}
+	return rows, false
+}
+
 func unix(t time.Time) uint32 {
 	s := t.Unix()
 	if s < 0 {

@@ -83,10 +83,7 @@ WHERE request_id = ?`
 	if err != nil {
 		return nil, false, err
 	}
-	truncated := c.truncated(n)
-	if truncated {
-		out = out[:c.opts.MaxRows]
-	}
+	out, truncated := cut(c, out, n)
 	types := map[string]bool{}
 	var list []string
 	for _, e := range out {
@@ -255,10 +252,8 @@ ORDER BY n DESC, error_type`, args: append(rargs, cargs...)})
 	if err != nil {
 		return nil, false, err
 	}
-	if c.truncated(n) {
-		return out[:c.opts.MaxRows], true, nil
-	}
-	return out, false, nil
+	out, cutShort := cut(c, out, n)
+	return out, cutShort, nil
 }
 
 // QuarantineRow is one rejection reason in a window.
@@ -298,8 +293,6 @@ ORDER BY n DESC, reason`, args: append([]any{uint64(QuarantineSampleBytes)}, rar
 	if err != nil {
 		return nil, false, err
 	}
-	if c.truncated(n) {
-		return out[:c.opts.MaxRows], true, nil
-	}
-	return out, false, nil
+	out, cutShort := cut(c, out, n)
+	return out, cutShort, nil
 }

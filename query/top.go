@@ -67,8 +67,7 @@ ORDER BY cur DESC, error_type`, args: args})
 	if err != nil {
 		return nil, err
 	}
-	if c.truncated(n) {
-		rows, res.Truncated = rows[:c.opts.MaxRows], true
+	if rows, res.Truncated = cut(c, rows, n); res.Truncated {
 		_, err := c.run(ctx, stmt{name: "top: totals", sql: `SELECT countIf(event_time >= toDateTime(?)), countIf(event_time < toDateTime(?))
 ` + body, args: args}, func(r Rows) error { return r.Scan(&res.Total, &res.PreviousTotal) })
 		if err != nil {
