@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -889,25 +888,25 @@ func (r *rig) verify() verified {
 		t.FailNow()
 	}
 
-	events := queryInt(t, conn, "SELECT toUInt64(count()) FROM "+db+".events")
-	quarantined := queryInt(t, conn, "SELECT toUInt64(count()) FROM "+db+".quarantine")
+	events := testenv.QueryInt(t, conn, "SELECT toUInt64(count()) FROM "+db+".events")
+	quarantined := testenv.QueryInt(t, conn, "SELECT toUInt64(count()) FROM "+db+".quarantine")
 	if events != want.Accepted || quarantined != want.Rejected {
 		t.Errorf("events %d quarantine %d, want %d and %d", events, quarantined, want.Accepted, want.Rejected)
 	}
-	sameCounts(t, "events by error_type", queryCounts(t, conn, "SELECT error_type, toUInt64(count()) FROM "+db+".events GROUP BY error_type"), want.ByErrorType)
-	sameCounts(t, "quarantine by reason", queryCounts(t, conn, "SELECT reason, toUInt64(count()) FROM "+db+".quarantine GROUP BY reason"), want.ByReason)
-	sameCounts(t, "events by flag", queryCounts(t, conn, "SELECT flag, toUInt64(count()) FROM "+db+".events ARRAY JOIN flags AS flag GROUP BY flag"), want.ByFlag)
-	sameCounts(t, "events by environment", queryCounts(t, conn, "SELECT environment, toUInt64(count()) FROM "+db+".events GROUP BY environment"), want.ByEnvironment)
+	testenv.SameCounts(t, "events by error_type", testenv.QueryCounts(t, conn, "SELECT error_type, toUInt64(count()) FROM "+db+".events GROUP BY error_type"), want.ByErrorType)
+	testenv.SameCounts(t, "quarantine by reason", testenv.QueryCounts(t, conn, "SELECT reason, toUInt64(count()) FROM "+db+".quarantine GROUP BY reason"), want.ByReason)
+	testenv.SameCounts(t, "events by flag", testenv.QueryCounts(t, conn, "SELECT flag, toUInt64(count()) FROM "+db+".events ARRAY JOIN flags AS flag GROUP BY flag"), want.ByFlag)
+	testenv.SameCounts(t, "events by environment", testenv.QueryCounts(t, conn, "SELECT environment, toUInt64(count()) FROM "+db+".events GROUP BY environment"), want.ByEnvironment)
 
-	rolled := queryInt(t, conn, "SELECT toUInt64(sum(events)) FROM "+db+".events_per_minute")
+	rolled := testenv.QueryInt(t, conn, "SELECT toUInt64(sum(events)) FROM "+db+".events_per_minute")
 	if rolled != events {
 		t.Errorf("events_per_minute sums to %d, events has %d rows", rolled, events)
 	}
-	sameCounts(t, "events_per_minute by error_type", queryCounts(t, conn, "SELECT error_type, toUInt64(sum(events)) FROM "+db+".events_per_minute GROUP BY error_type"), want.ByErrorType)
+	testenv.SameCounts(t, "events_per_minute by error_type", testenv.QueryCounts(t, conn, "SELECT error_type, toUInt64(sum(events)) FROM "+db+".events_per_minute GROUP BY error_type"), want.ByErrorType)
 
 	var rejected int64
 	if poisoned > 0 {
-		rejected = queryInt(t, conn, "SELECT toUInt64(count()) FROM "+db+".quarantine WHERE reason = 'server_rejected' AND payload LIKE '%poison pill%' AND detail LIKE '%throwIf%'")
+		rejected = testenv.QueryInt(t, conn, "SELECT toUInt64(count()) FROM "+db+".quarantine WHERE reason = 'server_rejected' AND payload LIKE '%poison pill%' AND detail LIKE '%throwIf%'")
 		if rejected != poisoned {
 			t.Errorf("poison rows quarantined as server_rejected with the server's message: %d, want %d", rejected, poisoned)
 		}
@@ -939,57 +938,6 @@ func (r *rig) logDuplicates(conn driver.Conn) {
 			return
 		}
 		r.t.Logf("duplicate: partition %d offset %d stored %d times in %v", part, off, c, tables)
-	}
-}
-
-func queryInt(t testing.TB, conn driver.Conn, q string) int64 {
-	t.Helper()
-	var n uint64
-	if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return int64(n)
-}
-
-func queryCounts(t testing.TB, conn driver.Conn, q string) map[string]int64 {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var (
-			k string
-			n uint64
-		)
-		if err := rows.Scan(&k, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[k] = int64(n)
-	}
-	return out
-}
-
-func sameCounts(t testing.TB, what string, got, want map[string]int64) {
-	t.Helper()
-	keys := map[string]bool{}
-	for k := range want {
-		keys[k] = true
-	}
-	for k := range got {
-		keys[k] = true
-	}
-	var sorted []string
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
-		if got[k] != want[k] {
-			t.Errorf("%s[%s] = %d, want %d", what, k, got[k], want[k])
-		}
 	}
 }
 

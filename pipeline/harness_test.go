@@ -173,32 +173,12 @@ func (h *harness) conn() driver.Conn { return h.ch.Conn }
 
 func (h *harness) queryInt(q string, args ...any) int64 {
 	h.t.Helper()
-	var n uint64
-	if err := h.conn().QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		h.t.Fatalf("%s: %v", q, err)
-	}
-	return int64(n)
+	return testenv.QueryInt(h.t, h.conn(), q, args...)
 }
 
 func (h *harness) queryCounts(q string) map[string]int64 {
 	h.t.Helper()
-	rows, err := h.conn().Query(context.Background(), q)
-	if err != nil {
-		h.t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var (
-			k string
-			n uint64
-		)
-		if err := rows.Scan(&k, &n); err != nil {
-			h.t.Fatal(err)
-		}
-		out[k] = int64(n)
-	}
-	return out
+	return testenv.QueryCounts(h.t, h.conn(), q)
 }
 
 // assertExactlyOnce checks the promise: every message written is one row in events or
@@ -216,25 +196,11 @@ func (h *harness) assertExactlyOnce() {
 	if events != h.written.Accepted || quarantined != h.written.Rejected {
 		h.t.Fatalf("events %d quarantine %d, want %d and %d", events, quarantined, h.written.Accepted, h.written.Rejected)
 	}
-	assertSameCounts(h.t, "events by error_type", h.queryCounts("SELECT error_type, toUInt64(count()) FROM "+db+".events GROUP BY error_type"), h.written.ByErrorType)
-	assertSameCounts(h.t, "quarantine by reason", h.queryCounts("SELECT reason, toUInt64(count()) FROM "+db+".quarantine GROUP BY reason"), h.written.ByReason)
-	assertSameCounts(h.t, "events by flag", h.queryCounts("SELECT flag, toUInt64(count()) FROM "+db+".events ARRAY JOIN flags AS flag GROUP BY flag"), h.written.ByFlag)
+	testenv.SameCounts(h.t, "events by error_type", h.queryCounts("SELECT error_type, toUInt64(count()) FROM "+db+".events GROUP BY error_type"), h.written.ByErrorType)
+	testenv.SameCounts(h.t, "quarantine by reason", h.queryCounts("SELECT reason, toUInt64(count()) FROM "+db+".quarantine GROUP BY reason"), h.written.ByReason)
+	testenv.SameCounts(h.t, "events by flag", h.queryCounts("SELECT flag, toUInt64(count()) FROM "+db+".events ARRAY JOIN flags AS flag GROUP BY flag"), h.written.ByFlag)
 	rolled := h.queryInt("SELECT toUInt64(sum(events)) FROM " + db + ".events_per_minute")
 	if rolled != events {
 		h.t.Fatalf("per-minute rollup holds %d events, events table %d", rolled, events)
-	}
-}
-
-func assertSameCounts(t *testing.T, what string, got, want map[string]int64) {
-	t.Helper()
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("%s[%s] = %d, want %d", what, k, got[k], n)
-		}
-	}
-	for k, n := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s[%s] = %d, want none", what, k, n)
-		}
 	}
 }
