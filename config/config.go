@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +46,15 @@ type Kafka struct {
 	MinFetchBytes     int
 	MaxFetchBytes     int
 	MaxWait           time.Duration
+	SASL              SASL
+	TLS               TLS
+}
+
+// SASL is how the Kafka client authenticates. An empty Mechanism means no SASL.
+type SASL struct {
+	Mechanism string // "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512"
+	Username  string
+	Password  string // from FAULTLINE_KAFKA_SASL_PASSWORD or kafka.sasl.password_file, never from the YAML file
 }
 
 // ClickHouse is where rows go and where the query CLI reads.
@@ -57,6 +66,7 @@ type ClickHouse struct {
 	DialTimeout time.Duration
 	ReadTimeout time.Duration
 	Compression string // "lz4", "zstd" or "none"
+	TLS         TLS
 }
 
 // Batch bounds each insert and the memory held between fetch and insert.
@@ -100,9 +110,13 @@ type Ingest struct {
 }
 
 // Query bounds what the query CLI asks of ClickHouse.
+// The CLI connects as its own user (read-only by default) to clickhouse.addr and database,
+// with clickhouse.tls.
 type Query struct {
-	Timeout time.Duration
-	MaxRows int
+	Timeout  time.Duration
+	MaxRows  int
+	Username string
+	Password string // from FAULTLINE_QUERY_PASSWORD or query.password_file, never from the YAML file
 }
 
 // Log configures log/slog output.
@@ -126,6 +140,16 @@ func Defaults() map[string]any {
 		"kafka.max_fetch_bytes":    "10MiB",
 		"kafka.max_wait":           "1s",
 
+		"kafka.sasl.mechanism":           "",
+		"kafka.sasl.username":            "",
+		"kafka.sasl.password_file":       "",
+		"kafka.tls.enabled":              false,
+		"kafka.tls.ca_file":              "",
+		"kafka.tls.cert_file":            "",
+		"kafka.tls.key_file":             "",
+		"kafka.tls.server_name":          "",
+		"kafka.tls.insecure_skip_verify": false,
+
 		"clickhouse.addr":          []string{"127.0.0.1:9000"},
 		"clickhouse.database":      "faultline",
 		"clickhouse.username":      "default",
@@ -133,6 +157,13 @@ func Defaults() map[string]any {
 		"clickhouse.dial_timeout":  "5s",
 		"clickhouse.read_timeout":  "30s",
 		"clickhouse.compression":   "lz4",
+
+		"clickhouse.tls.enabled":              false,
+		"clickhouse.tls.ca_file":              "",
+		"clickhouse.tls.cert_file":            "",
+		"clickhouse.tls.key_file":             "",
+		"clickhouse.tls.server_name":          "",
+		"clickhouse.tls.insecure_skip_verify": false,
 
 		"batch.max_rows":           50000,
 		"batch.max_bytes":          "32MiB",
@@ -156,8 +187,10 @@ func Defaults() map[string]any {
 		"ingest.shutdown_timeout": "30s",
 		"ingest.migrate_on_start": true,
 
-		"query.timeout":  "10s",
-		"query.max_rows": 1000,
+		"query.timeout":       "10s",
+		"query.max_rows":      1000,
+		"query.username":      "faultline_ro",
+		"query.password_file": "",
 
 		"log.level":  "info",
 		"log.format": "text",
@@ -182,8 +215,10 @@ func Load(path string) (*Config, error) {
 		if err := rejectUnknownKeys(v); err != nil {
 			return nil, fmt.Errorf("config file %s: %w", path, err)
 		}
-		if v.InConfig("clickhouse.password") {
-			return nil, fmt.Errorf("config file %s: key clickhouse.password: secrets do not belong in the file; set FAULTLINE_CLICKHOUSE_PASSWORD or clickhouse.password_file", path)
+		for _, k := range secretKeys {
+			if v.InConfig(k) {
+				return nil, fmt.Errorf("config file %s: key %s: secrets do not belong in the file; set %s or %s_file", path, k, EnvName(k), k)
+			}
 		}
 	}
 	return fromViper(v)
@@ -194,7 +229,7 @@ func Load(path string) (*Config, error) {
 func rejectUnknownKeys(v *viper.Viper) error {
 	known := Defaults()
 	for _, k := range v.AllKeys() {
-		if _, ok := known[k]; ok || k == "clickhouse.password" {
+		if _, ok := known[k]; ok || slices.Contains(secretKeys, k) {
 			continue
 		}
 		if v.InConfig(k) {
@@ -351,14 +386,10 @@ func fromViper(v *viper.Viper) (*Config, error) {
 	if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(c.ClickHouse.Database) {
 		r.fail("clickhouse.database", "%q must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)", c.ClickHouse.Database)
 	}
-	c.ClickHouse.Password = os.Getenv(EnvName("clickhouse.password"))
-	if pf := r.str("clickhouse.password_file"); pf != "" && c.ClickHouse.Password == "" {
-		b, err := os.ReadFile(pf)
-		if err != nil {
-			r.fail("clickhouse.password_file", "%v", err)
-		}
-		c.ClickHouse.Password = strings.TrimRight(string(b), "\r\n")
-	}
+	c.ClickHouse.Password = r.secret("clickhouse.password")
+	c.ClickHouse.TLS = r.tlsSection("clickhouse.tls")
+	c.Kafka.SASL = r.saslSection("kafka.sasl")
+	c.Kafka.TLS = r.tlsSection("kafka.tls")
 	c.Batch = Batch{
 		MaxRows:          r.integer("batch.max_rows", 1),
 		MaxBytes:         r.bytes("batch.max_bytes", 1024),
@@ -406,8 +437,13 @@ func fromViper(v *viper.Viper) (*Config, error) {
 		MigrateOnStart:  r.boolean("ingest.migrate_on_start"),
 	}
 	c.Query = Query{
-		Timeout: r.duration("query.timeout", 100*time.Millisecond),
-		MaxRows: r.integer("query.max_rows", 1),
+		Timeout:  r.duration("query.timeout", 100*time.Millisecond),
+		MaxRows:  r.integer("query.max_rows", 1),
+		Username: r.str("query.username"),
+		Password: r.secret("query.password"),
+	}
+	if c.Query.Username == "" {
+		r.fail("query.username", "must name the ClickHouse user the query CLI connects as")
 	}
 	c.Log = Log{
 		Level:  r.oneOf("log.level", "debug", "info", "warn", "error"),

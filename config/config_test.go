@@ -58,7 +58,8 @@ func equalConfig(a, b Config) bool {
 		a.Kafka.MaxFetchBytes == b.Kafka.MaxFetchBytes && a.Batch == b.Batch && a.Retry == b.Retry &&
 		a.Checks == b.Checks && a.Catalog == b.Catalog && a.Metrics == b.Metrics &&
 		a.Ingest == b.Ingest && a.Query == b.Query && a.Log == b.Log &&
-		a.ClickHouse.Database == b.ClickHouse.Database && a.ClickHouse.Compression == b.ClickHouse.Compression
+		a.ClickHouse.Database == b.ClickHouse.Database && a.ClickHouse.Compression == b.ClickHouse.Compression &&
+		a.Kafka.SASL == b.Kafka.SASL && a.Kafka.TLS == b.Kafka.TLS && a.ClickHouse.TLS == b.ClickHouse.TLS
 }
 
 func TestDefaults(t *testing.T) {
