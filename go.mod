@@ -12,6 +12,8 @@ go 1.26.0
 //   and kmsg v1.15.1 (the versions its own go.mod asks for do not build), and go 1.26.
 // - chdb-go v1.11.0: ClickHouse 26.7 in-process (purego, no cgo) for dialect tests, matching
 //   the npm library @chdb/lib-linux-x64-gnu@26.7.3-stable.1 that scripts/deps.sh installs.
+// - xdg-go/scram v1.1.2 (+ pbkdf2 v1.0.0, stringprep v1.0.4): what kafka-go v0.4.51's
+//   sasl/scram asks for; SCRAM-SHA-256/512 verified against kfake with them.
 // - grafana-foundation-sdk/go v0.0.22: dashboards as code; the version whose strict decoding
 //   the dashboard tests rely on.
 require (
@@ -57,6 +59,9 @@ require (
 	github.com/subosito/gotenv v1.6.0 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+	github.com/xdg-go/pbkdf2 v1.0.0 // indirect
+	github.com/xdg-go/scram v1.1.2 // indirect
+	github.com/xdg-go/stringprep v1.0.4 // indirect
 	go.opentelemetry.io/otel v1.26.0 // indirect
 	go.opentelemetry.io/otel/trace v1.26.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect

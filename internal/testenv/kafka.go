@@ -21,8 +21,9 @@ type KafkaBroker struct {
 
 // Broker starts an in-process kfake broker with topic seeded to partitions
 // (no topic when topic is ""). It allows auto topic creation and session
-// timeouts down to 500 ms so group tests are fast.
-func Broker(t testing.TB, topic string, partitions int) *KafkaBroker {
+// timeouts down to 500 ms so group tests are fast. extra options come last, for example
+// kfake.EnableSASL(), kfake.Superuser(...) and kfake.TLS(...) for a secured broker.
+func Broker(t testing.TB, topic string, partitions int, extra ...kfake.Opt) *KafkaBroker {
 	t.Helper()
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
@@ -35,6 +36,7 @@ func Broker(t testing.TB, topic string, partitions int) *KafkaBroker {
 		}
 		opts = append(opts, kfake.SeedTopics(int32(partitions), topic))
 	}
+	opts = append(opts, extra...)
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatalf("testenv: start kfake broker: %v", err)
