@@ -169,5 +169,7 @@ func (c *Connector) checkBroker(ctx context.Context, broker string) error {
 // time.
 type errNoAnswer struct{ err error }
 
-func (e errNoAnswer) Error() string { return "no answer within " + dialTimeout.String() + ": " + e.err.Error() }
+func (e errNoAnswer) Error() string {
+	return "no answer within " + dialTimeout.String() + ": " + e.err.Error()
+}
 func (e errNoAnswer) Unwrap() error { return e.err }
