@@ -30,6 +30,9 @@ type WriterConfig struct {
 	// waits for it in full (see the environment notes' Writer trap).
 	BatchSize    int
 	BatchTimeout time.Duration
+	// Transport carries SASL and TLS (kafkaconn.Connector.Transport); nil: plaintext with
+	// kafka-go's default transport.
+	Transport kafka.RoundTripper
 }
 
 // NewWriter returns a synchronous kafka.Writer for Produce: RequiredAcks one,
@@ -49,6 +52,7 @@ func NewWriter(cfg WriterConfig) (*kafka.Writer, error) {
 		BatchTimeout:           cfg.BatchTimeout,
 		BatchBytes:             4 << 20, // room for oversize messages
 		AllowAutoTopicCreation: true,
+		Transport:              cfg.Transport,
 	}
 	if w.BatchSize <= 0 {
 		w.BatchSize = 1000
@@ -82,12 +86,16 @@ func NewWriter(cfg WriterConfig) (*kafka.Writer, error) {
 
 // EnsureTopic creates topic with partitions (replication factor 1) through
 // the cluster's controller, reached via broker. An existing topic is left as
-// it is, whatever its partition count.
-func EnsureTopic(ctx context.Context, broker, topic string, partitions int) error {
+// it is, whatever its partition count. dialer carries SASL and TLS
+// (kafkaconn.Connector.Dialer); nil: plaintext.
+func EnsureTopic(ctx context.Context, dialer *kafka.Dialer, broker, topic string, partitions int) error {
 	if partitions < 1 {
 		return fmt.Errorf("loadgen: ensure topic %q: partitions %d must be at least 1", topic, partitions)
 	}
-	conn, err := kafka.DialContext(ctx, "tcp", broker)
+	if dialer == nil {
+		dialer = kafka.DefaultDialer
+	}
+	conn, err := dialer.DialContext(ctx, "tcp", broker)
 	if err != nil {
 		return fmt.Errorf("loadgen: ensure topic %q: dial %s: %w", topic, broker, err)
 	}
@@ -97,7 +105,7 @@ func EnsureTopic(ctx context.Context, broker, topic string, partitions int) erro
 		return fmt.Errorf("loadgen: ensure topic %q: find controller via %s: %w", topic, broker, err)
 	}
 	addr := net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port))
-	cc, err := kafka.DialContext(ctx, "tcp", addr)
+	cc, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("loadgen: ensure topic %q: dial controller %s: %w", topic, addr, err)
 	}

@@ -148,7 +148,7 @@ func TestEnsureTopicCreatesWithPartitions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for range 2 { // the second call finds it existing
-		if err := loadgen.EnsureTopic(ctx, addr, "made", 3); err != nil {
+		if err := loadgen.EnsureTopic(ctx, nil, addr, "made", 3); err != nil {
 			t.Fatalf("EnsureTopic: %v", err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/loadgen"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
@@ -149,7 +150,11 @@ func (h *harness) newIngester(cfg *config.Config) *instance {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	in, err := New(cfg, checker, h.ch.Conn, m, log)
+	kc, err := kafkaconn.New(cfg.Kafka)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	in, err := New(cfg, checker, h.ch.Conn, kc, m, log)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
@@ -29,6 +30,7 @@ type Ingester struct {
 	sink    *Sink
 	conn    driver.Conn
 	client  *kafka.Client
+	dialer  *kafka.Dialer
 	ledger  *ledger
 	budget  *budget
 
@@ -82,8 +84,9 @@ type pending struct {
 	waiters []chan error
 }
 
-// New builds an ingester. conn must reach a database with the schema applied.
-func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
+// New builds an ingester. conn must reach a database with the schema applied; every Kafka
+// connection (group, partition readers, offset and lag calls) is made through kc.
+func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
 	sink, err := NewSink(context.Background(), conn, cfg.ClickHouse.Database, cfg.Retry, m, log)
 	if err != nil {
 		return nil, err
@@ -91,7 +94,8 @@ func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, m *metric
 	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
 	return &Ingester{
 		cfg: cfg, log: log, m: m, checker: checker, sink: sink, conn: conn,
-		client:  &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 10 * time.Second},
+		client:  kc.Client(10 * time.Second),
+		dialer:  kc.Dialer(),
 		ledger:  newLedger(m),
 		flags:   event.AllFlags(),
 		budget:  newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes),
@@ -150,6 +154,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 		RebalanceTimeout:  in.cfg.Kafka.RebalanceTimeout,
 		JoinGroupBackoff:  time.Second,
 		StartOffset:       startOffset,
+		Dialer:            in.dialer,
 		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { in.log.Debug("kafka: " + fmt.Sprintf(msg, args...)) }),
 	})
 	if err != nil {
@@ -248,6 +253,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		MinBytes:  in.cfg.Kafka.MinFetchBytes,
 		MaxBytes:  in.cfg.Kafka.MaxFetchBytes,
 		MaxWait:   in.cfg.Kafka.MaxWait,
+		Dialer:    in.dialer,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			in.log.Debug("kafka reader: "+fmt.Sprintf(msg, args...), "topic", topic, "partition", a.ID)
 		}),

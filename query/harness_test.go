@@ -15,6 +15,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/faultline/faultline/chconn"
+	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/schema"
 )
@@ -263,8 +265,8 @@ func backends(t *testing.T) []*backend {
 
 func openReadonly(t *testing.T, addr, database string) driver.Conn {
 	t.Helper()
-	conn, err := Open(context.Background(), ConnOptions{Addr: []string{addr}, Database: database, Username: "faultline_ro",
-		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, Compression: "lz4"})
+	conn, err := chconn.Open(context.Background(), config.ClickHouse{Addr: []string{addr}, Username: "faultline_ro",
+		DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, Compression: "lz4"}, chconn.Options{Database: database})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,12 +28,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/chconn"
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
 	"github.com/faultline/faultline/schema"
-	"github.com/faultline/faultline/store"
 )
 
 func main() {
@@ -76,7 +77,7 @@ func newRoot() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := store.Open(cmd.Context(), cfg.ClickHouse, 2)
+			conn, err := chconn.Open(cmd.Context(), cfg.ClickHouse, chconn.Options{MaxConns: 2})
 			if err != nil {
 				return err
 			}
@@ -133,7 +134,16 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 	if err != nil {
 		return fmt.Errorf("catalog (keys catalog.path, catalog.overrides): %w", err)
 	}
-	conn, err := store.Open(ctx, cfg.ClickHouse, 4)
+	// Kafka first: a wrong password or certificate is cheaper to learn before migrations, and
+	// kafka-go itself would only report it as "unexpected EOF" or a group that never joins.
+	kc, err := kafkaconn.New(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	if err := kc.Check(ctx); err != nil {
+		return err
+	}
+	conn, err := chconn.Open(ctx, cfg.ClickHouse, chconn.Options{MaxConns: 4})
 	if err != nil {
 		return err
 	}
@@ -151,7 +161,7 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.NewIngest(reg, catalogTypes(cat), reasons(), flags(), cat.Version(), cfg.Metrics.MaxUnknownErrorTypes)
 	checker := event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
-	in, err := pipeline.New(cfg, checker, conn, m, log)
+	in, err := pipeline.New(cfg, checker, conn, kc, m, log)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,9 @@
 //	loadgen --count 100000                       # as fast as possible
 //	loadgen --rate 500 --count 0                 # 500 events/s until Ctrl-C
 //	loadgen --rate 200 --spike billing_not_verified:20x:5m@2m --summary-json truth.json
+//
+// Brokers, topic, SASL and TLS come from faultline's config (kafka.*: --config FILE, else the
+// defaults and FAULTLINE_* environment), as for the ingester; --brokers and --topic override.
 package main
 
 import (
@@ -26,6 +29,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/loadgen"
 )
 
@@ -41,20 +46,13 @@ func main() {
 }
 
 type flags struct {
-	brokers, topic, catalog, compression, balancer, summaryJSON string
-	rate                                                        float64
-	count                                                       int64
-	seed                                                        uint64
-	malformed, unknown, envelope, live                          float64
-	spikes                                                      []string
-	partitions, concurrency                                     int
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+	config, brokers, topic, catalog, compression, balancer, summaryJSON string
+	rate                                                                float64
+	count                                                               int64
+	seed                                                                uint64
+	malformed, unknown, envelope, live                                  float64
+	spikes                                                              []string
+	partitions, concurrency                                             int
 }
 
 func newCommand(log *slog.Logger) *cobra.Command {
@@ -70,8 +68,9 @@ func newCommand(log *slog.Logger) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.brokers, "brokers", envOr("FAULTLINE_KAFKA_BROKERS", "127.0.0.1:9092"), "comma-separated Kafka brokers (env FAULTLINE_KAFKA_BROKERS)")
-	fl.StringVar(&f.topic, "topic", envOr("FAULTLINE_KAFKA_TOPIC", "api-errors"), "topic to write (env FAULTLINE_KAFKA_TOPIC)")
+	fl.StringVar(&f.config, "config", "", "faultline config file for kafka.* (default: built-in defaults and FAULTLINE_* environment)")
+	fl.StringVar(&f.brokers, "brokers", "", "comma-separated Kafka brokers (default: kafka.brokers, env FAULTLINE_KAFKA_BROKERS)")
+	fl.StringVar(&f.topic, "topic", "", "topic to write (default: kafka.topic, env FAULTLINE_KAFKA_TOPIC)")
 	fl.StringVar(&f.catalog, "catalog", "schema/catalog.json", "error catalog JSON")
 	fl.Float64Var(&f.rate, "rate", 0, "events per second (0: as fast as possible, then --count is required)")
 	fl.Int64Var(&f.count, "count", 0, "messages to send (0 with --rate: until Ctrl-C/SIGTERM)")
@@ -144,28 +143,54 @@ func run(ctx context.Context, log *slog.Logger, f flags) error {
 	if err != nil {
 		return err
 	}
-	brokers := slices.DeleteFunc(strings.Split(f.brokers, ","), func(s string) bool { return strings.TrimSpace(s) == "" })
-	for i := range brokers {
-		brokers[i] = strings.TrimSpace(brokers[i])
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return err
 	}
-	if len(brokers) == 0 {
-		return fmt.Errorf("--brokers %q: no broker address", f.brokers)
+	kcfg := cfg.Kafka
+	if f.brokers != "" {
+		brokers := slices.DeleteFunc(strings.Split(f.brokers, ","), func(s string) bool { return strings.TrimSpace(s) == "" })
+		for i := range brokers {
+			brokers[i] = strings.TrimSpace(brokers[i])
+		}
+		if len(brokers) == 0 {
+			return fmt.Errorf("--brokers %q: no broker address", f.brokers)
+		}
+		kcfg.Brokers = brokers
 	}
-	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: brokers, Topic: f.topic, Balancer: f.balancer, Compression: f.compression})
+	if f.topic == "" {
+		if len(kcfg.Topics) != 1 {
+			return fmt.Errorf("kafka.topic names %d topics %v: pick the one to write with --topic", len(kcfg.Topics), kcfg.Topics)
+		}
+		f.topic = kcfg.Topics[0]
+	}
+	kc, err := kafkaconn.New(kcfg)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = kc.Check(cctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	f.brokers = strings.Join(kcfg.Brokers, ",")
+	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: kcfg.Brokers, Topic: f.topic, Balancer: f.balancer,
+		Compression: f.compression, Transport: kc.Transport()})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
 
 	ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = loadgen.EnsureTopic(ectx, brokers[0], f.topic, f.partitions)
+	err = loadgen.EnsureTopic(ectx, kc.Dialer(), kcfg.Brokers[0], f.topic, f.partitions)
 	cancel()
 	if err != nil {
 		return err
 	}
 
 	gen := loadgen.New(cat, opts)
-	log.Info("sending", "brokers", f.brokers, "topic", f.topic, "rate", f.rate, "count", f.count,
+	log.Info("sending", "brokers", f.brokers, "security", kc.Security(), "topic", f.topic, "rate", f.rate, "count", f.count,
 		"seed", f.seed, "spikes", len(opts.Spikes), "catalog_types", cat.Len())
 	st, perr := loadgen.Produce(ctx, w, gen, f.rate, f.count, loadgen.ProduceOptions{Log: log, Concurrency: f.concurrency})
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/chconn"
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/query"
 )
@@ -121,9 +122,11 @@ func (a *app) prepare(cmd *cobra.Command, defaultSince string, unsupported ...st
 		}
 	}
 
-	conn, err := query.Open(cmd.Context(), query.ConnOptions{Addr: cfg.ClickHouse.Addr, Database: cfg.ClickHouse.Database,
-		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password, DialTimeout: cfg.ClickHouse.DialTimeout,
-		ReadTimeout: cfg.ClickHouse.ReadTimeout, Compression: cfg.ClickHouse.Compression})
+	// The CLI reads as its own user (query.username, read-only by default), never as the
+	// ingester's writer; address, database and TLS are the clickhouse section's.
+	ch := cfg.ClickHouse
+	ch.Username, ch.Password = cfg.Query.Username, cfg.Query.Password
+	conn, err := chconn.Open(cmd.Context(), ch, chconn.Options{Database: ch.Database, Credentials: chconn.QueryCredentials})
 	if err != nil {
 		return f, err
 	}

@@ -43,7 +43,7 @@ func TestCLI(t *testing.T) {
 	typ := entry.ErrorType
 	t.Setenv("FAULTLINE_CLICKHOUSE_ADDR", ch.Addr)
 	t.Setenv("FAULTLINE_CLICKHOUSE_DATABASE", ch.Database)
-	t.Setenv("FAULTLINE_CLICKHOUSE_USERNAME", "faultline_ro")
+	// No user set: the CLI connects as query.username's default, the read-only faultline_ro.
 
 	// Empty database: said plainly, exit 0, valid JSON.
 	out, _, code := runCLI(t, "top")
@@ -153,8 +153,46 @@ func TestCLI(t *testing.T) {
 	t.Setenv("FAULTLINE_CLICKHOUSE_ADDR", addr)
 	t.Setenv("FAULTLINE_CLICKHOUSE_DIAL_TIMEOUT", "1s")
 	_, stderr, code = runCLI(t, "top")
-	if code == 0 || !strings.Contains(stderr, "cannot reach ClickHouse at "+addr) {
+	if code == 0 || !strings.Contains(stderr, "clickhouse at "+addr) {
 		t.Errorf("unreachable: exit %d, %q", code, stderr)
+	}
+}
+
+// TestCLIOverTLS reads from a ClickHouse that wants TLS and passwords, as the read-only
+// user with its own password; the writer's password is not what the CLI uses.
+func TestCLIOverTLS(t *testing.T) {
+	ca := testenv.NewCA(t)
+	srv := testenv.StartClickHouseTLSServer(t, ca)
+	admin := srv.Admin(t)
+	ctx := context.Background()
+	if _, err := schema.Migrate(ctx, schema.Native(admin), "faultline"); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Exec(ctx, "INSERT INTO faultline.events (event_time, status_code, error_type, request_id, environment, known) SELECT now() - 60, 400, 'invalid_api_key', 'req-tls', 'live', 1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAULTLINE_CLICKHOUSE_ADDR", srv.SecureAddr)
+	t.Setenv("FAULTLINE_CLICKHOUSE_TLS_ENABLED", "true")
+	t.Setenv("FAULTLINE_CLICKHOUSE_TLS_CA_FILE", ca.CertFile)
+	t.Setenv("FAULTLINE_CLICKHOUSE_PASSWORD", srv.WriterPassword)
+
+	_, stderr, code := runCLI(t, "top", "--since", "1h")
+	if code == 0 || !strings.Contains(stderr, "clickhouse at "+srv.SecureAddr) || !strings.Contains(stderr, `user "faultline_ro"`) ||
+		!strings.Contains(stderr, "FAULTLINE_QUERY_PASSWORD") {
+		t.Fatalf("without the reader's password: exit %d, %q", code, stderr)
+	}
+
+	t.Setenv("FAULTLINE_QUERY_PASSWORD", srv.ReaderPassword)
+	out, stderr, code := runCLI(t, "top", "--since", "1h", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"invalid_api_key"`) {
+		t.Fatalf("top over TLS: exit %d, %q, %q", code, out, stderr)
+	}
+
+	t.Setenv("FAULTLINE_CLICKHOUSE_TLS_ENABLED", "false")
+	t.Setenv("FAULTLINE_CLICKHOUSE_TLS_CA_FILE", "")
+	_, stderr, code = runCLI(t, "top")
+	if code == 0 || !strings.Contains(stderr, "clickhouse at "+srv.SecureAddr) || !strings.Contains(stderr, "clickhouse.tls.enabled") {
+		t.Fatalf("plaintext to the TLS port: exit %d, %q", code, stderr)
 	}
 }
 
