@@ -93,7 +93,7 @@ log "inserted in $(( $(date +%s) - start )) s: $(ch -q "SELECT count() FROM $DB.
 
 BIN="$DIR/query"
 (cd "$ROOT" && go build -o "$BIN" ./cmd/query)
-export FAULTLINE_CLICKHOUSE_ADDR=127.0.0.1:$TCP FAULTLINE_CLICKHOUSE_DATABASE=$DB FAULTLINE_CLICKHOUSE_USERNAME=faultline_ro
+export FAULTLINE_CLICKHOUSE_ADDR=127.0.0.1:$TCP FAULTLINE_CLICKHOUSE_DATABASE=$DB FAULTLINE_QUERY_USERNAME=faultline_ro
 
 # bench NAME ARGS...: runs the CLI RUNS times (after one warm-up) and prints median and max.
 bench() {
