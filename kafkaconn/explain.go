@@ -30,6 +30,14 @@ func (e *CheckError) Error() string {
 
 func (e *CheckError) Unwrap() error { return e.Err }
 
+// Unreachable reports whether err from Check means only that no broker could be reached (as
+// opposed to a broker refusing faultline's TLS or credentials). A consumer group rides out a
+// broker outage, so a caller may start anyway and let kafka-go keep dialing.
+func Unreachable(err error) bool {
+	var ce *CheckError
+	return errors.As(err, &ce) && ce.unreachable
+}
+
 // passwordKeys is where the SASL password comes from, for the hint.
 const passwordKeys = "FAULTLINE_KAFKA_SASL_PASSWORD or kafka.sasl.password_file"
 

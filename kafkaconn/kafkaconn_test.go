@@ -181,6 +181,9 @@ func TestCheckSaysWhatFailed(t *testing.T) {
 					t.Errorf("error %q lacks %q", msg, want)
 				}
 			}
+			if got, want := Unreachable(err), tc.name == "nothing listening"; got != want {
+				t.Errorf("Unreachable = %v, want %v", got, want)
+			}
 			if strings.Contains(msg, "right") || strings.Contains(msg, "wrong\"") {
 				t.Errorf("error %q shows the password", msg)
 			}
@@ -199,7 +202,7 @@ func TestCheckPassesWhenOneBootstrapBrokerAnswers(t *testing.T) {
 	}
 	down2 := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	err := connector(t, config.Kafka{Brokers: []string{down, down2}}).Check(ctx)
-	if err == nil || !strings.Contains(err.Error(), down) || !strings.Contains(err.Error(), down2) {
-		t.Fatalf("error %v does not name both brokers", err)
+	if err == nil || !strings.Contains(err.Error(), down) || !strings.Contains(err.Error(), down2) || !Unreachable(err) {
+		t.Fatalf("error %v does not name both brokers as unreachable", err)
 	}
 }

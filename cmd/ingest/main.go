@@ -141,7 +141,11 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 		return err
 	}
 	if err := kc.Check(ctx); err != nil {
-		return err
+		if !kafkaconn.Unreachable(err) {
+			return err
+		}
+		// A running ingester rides out a Kafka outage; one started during it does too.
+		log.Warn("no kafka broker answers yet; the consumer group keeps trying", "error", err)
 	}
 	conn, err := chconn.Open(ctx, cfg.ClickHouse, chconn.Options{MaxConns: 4})
 	if err != nil {

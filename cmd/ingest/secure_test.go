@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +157,29 @@ func TestSecurityMistakesStopStartup(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A broker that cannot be reached at start is not a reason to exit (a running ingester rides
+// out the same outage): the ingester serves /healthz, is not ready, and names Kafka.
+func TestStartsWhileKafkaIsDown(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	down := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	base := env(t, down, ch.Addr, ch.Database)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- execute(ctx, io.Discard, "run") }()
+	waitStatus(t, base+"/healthz", http.StatusOK)
+	if body := waitStatus(t, base+"/readyz", http.StatusServiceUnavailable); !strings.Contains(body, "kafka") {
+		t.Errorf("/readyz body %q does not name kafka", body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ingester did not stop within 30s of cancel")
 	}
 }
