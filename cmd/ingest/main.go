@@ -140,12 +140,17 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Kafka.SASL.Mechanism == config.SASLPlain && !cfg.Kafka.TLS.Enabled {
+		log.Warn("kafka.sasl.mechanism PLAIN without kafka.tls.enabled sends the password in clear text")
+	}
 	if err := kc.Check(ctx); err != nil {
 		if !kafkaconn.Unreachable(err) {
 			return err
 		}
 		// A running ingester rides out a Kafka outage; one started during it does too.
 		log.Warn("no kafka broker answers yet; the consumer group keeps trying", "error", err)
+	} else {
+		log.Info("kafka answers", "brokers", cfg.Kafka.Brokers, "security", kc.Security())
 	}
 	conn, err := chconn.Open(ctx, cfg.ClickHouse, chconn.Options{MaxConns: 4})
 	if err != nil {
