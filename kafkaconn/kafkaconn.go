@@ -134,7 +134,7 @@ func (c *Connector) Check(ctx context.Context) error {
 	if len(unreachable) == 1 {
 		return unreachable[0]
 	}
-	return fmt.Errorf("no kafka broker answered: %w", joinErrors(unreachable))
+	return fmt.Errorf("no kafka broker answered: %w", errors.Join(unreachable...))
 }
 
 func (c *Connector) checkBroker(ctx context.Context, broker string) error {
