@@ -109,9 +109,8 @@ type Ingest struct {
 	MigrateOnStart  bool
 }
 
-// Query bounds what the query CLI asks of ClickHouse.
-// The CLI connects as its own user (read-only by default) to clickhouse.addr and database,
-// with clickhouse.tls.
+// Query bounds what the query CLI asks of ClickHouse and names the user it asks as: its own
+// (read-only by default), at clickhouse.addr and database with clickhouse.tls.
 type Query struct {
 	Timeout  time.Duration
 	MaxRows  int
