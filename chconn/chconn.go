@@ -131,7 +131,7 @@ func explain(cfg config.ClickHouse, tlsCfg *tls.Config, o Options, err error) st
 		return "TLS failed: the server's certificate is not valid (expired, not yet valid, or not for servers)"
 	case errors.As(err, &recordHdr):
 		return "TLS failed: the server answered in plaintext; this is not its TLS port (tcp_port_secure, usually 9440): point clickhouse.addr there or unset clickhouse.tls.enabled"
-	case errors.As(err, &alert):
+	case errors.As(err, &alert), errors.As(err, &opErr) && opErr.Op == "remote error":
 		return "TLS failed: the server refused the handshake (does it want a client certificate? clickhouse.tls.cert_file, clickhouse.tls.key_file)"
 	case tlsCfg != nil && strings.Contains(err.Error(), "tls:"):
 		return "TLS failed"

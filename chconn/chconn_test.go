@@ -139,3 +139,22 @@ func TestTLS(t *testing.T) {
 		})
 	}
 }
+
+// Mutual TLS: a server that wants a client certificate takes clickhouse.tls.cert_file and
+// key_file, and a client without one is told which keys to set.
+func TestMutualTLS(t *testing.T) {
+	ca := testenv.NewCA(t)
+	srv := testenv.StartClickHouseMutualTLSServer(t, ca)
+	client := ca.Client(t, "faultline-ingest")
+	cfg := chConfig(srv.SecureAddr, "lz4")
+	cfg.Password = srv.WriterPassword
+	cfg.TLS = config.TLS{Enabled: true, CAFile: ca.CertFile, CertFile: client.CertFile, KeyFile: client.KeyFile}
+	selectOne(t, cfg, Options{})
+
+	cfg.TLS.CertFile, cfg.TLS.KeyFile = "", ""
+	_, err := Open(context.Background(), cfg, Options{})
+	if err == nil || !strings.Contains(err.Error(), "clickhouse at "+srv.SecureAddr) || !strings.Contains(err.Error(), "clickhouse.tls.cert_file") {
+		t.Fatalf("without a client certificate: %v", err)
+	}
+	t.Log(err)
+}

@@ -74,7 +74,7 @@ func (c *Connector) explain(broker string, err error) *CheckError {
 		e.Problem = "TLS failed: the broker's certificate could not be verified against " + caSource
 	case errors.As(err, &recordHdr):
 		e.Problem = "TLS failed: the broker answered in plaintext; this listener does not speak TLS (unset kafka.tls.enabled or use the broker's TLS port)"
-	case errors.As(err, &alert):
+	case errors.As(err, &alert), errors.As(err, &opErr) && opErr.Op == "remote error":
 		e.Problem = "TLS failed: the broker refused the handshake (does it want a client certificate? kafka.tls.cert_file, kafka.tls.key_file)"
 	case c.tls != nil && strings.Contains(err.Error(), "tls:"):
 		e.Problem = "TLS failed"

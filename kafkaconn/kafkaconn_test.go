@@ -206,3 +206,24 @@ func TestCheckPassesWhenOneBootstrapBrokerAnswers(t *testing.T) {
 		t.Fatalf("error %v does not name both brokers as unreachable", err)
 	}
 }
+
+// Mutual TLS: a broker that wants a client certificate takes kafka.tls.cert_file/key_file,
+// and refuses a client without one with an error that points at those keys.
+func TestMutualTLS(t *testing.T) {
+	ca := testenv.NewCA(t)
+	broker := testenv.Broker(t, topic, 1, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{ca.Server(t).Cert},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool})).Addr
+	client := ca.Client(t, "faultline-ingest")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	withCert := config.Kafka{Brokers: []string{broker},
+		TLS: config.TLS{Enabled: true, CAFile: ca.CertFile, CertFile: client.CertFile, KeyFile: client.KeyFile}}
+	if err := connector(t, withCert).Check(ctx); err != nil {
+		t.Fatalf("check with a client certificate: %v", err)
+	}
+	err := connector(t, config.Kafka{Brokers: []string{broker}, TLS: tlsWith(ca)}).Check(ctx)
+	if err == nil || !strings.Contains(err.Error(), "kafka broker "+broker) || !strings.Contains(err.Error(), "kafka.tls.cert_file") {
+		t.Fatalf("without a client certificate: %v", err)
+	}
+	t.Log(err)
+}

@@ -24,12 +24,26 @@ type TLSServer struct {
 	CA         *CA    // signed the server's certificate (for 127.0.0.1 and localhost)
 	// Passwords of the users default (writer) and faultline_ro (read-only), random per server.
 	WriterPassword, ReaderPassword string
+
+	adminCert *Leaf // the client certificate Admin presents to a mutual-TLS server
 }
 
 // StartClickHouseTLSServer starts a dedicated clickhouse-server like StartClickHouseServer,
 // plus a TLS port with a certificate signed by ca, and with random passwords on the users of
 // deploy/clickhouse/users.xml. It is stopped at cleanup.
 func StartClickHouseTLSServer(t testing.TB, ca *CA) *TLSServer {
+	t.Helper()
+	return startTLSServer(t, ca, false)
+}
+
+// StartClickHouseMutualTLSServer is StartClickHouseTLSServer with a TLS port that also wants
+// a client certificate signed by ca (Admin connects with one).
+func StartClickHouseMutualTLSServer(t testing.TB, ca *CA) *TLSServer {
+	t.Helper()
+	return startTLSServer(t, ca, true)
+}
+
+func startTLSServer(t testing.TB, ca *CA, mutual bool) *TLSServer {
 	t.Helper()
 	dir := t.TempDir()
 	srv, err := newServer(dir)
@@ -45,21 +59,27 @@ func StartClickHouseTLSServer(t testing.TB, ca *CA) *TLSServer {
 	ts := &TLSServer{Server: srv, SecureAddr: hostPort(port), CA: ca,
 		WriterPassword: "w-" + randomHex(8), ReaderPassword: "r-" + randomHex(8)}
 
-	// verificationMode none: the server asks for no client certificate; clients verify it.
+	// verificationMode none: the server asks for no client certificate (clients verify the
+	// server's); strict with caConfig: it wants one signed by ca.
+	verify := "<verificationMode>none</verificationMode>"
+	if mutual {
+		verify = "<verificationMode>strict</verificationMode>\n            <caConfig>" + ca.CertFile + "</caConfig>"
+		ts.adminCert = ca.Client(t, "testenv-admin")
+	}
 	secure := fmt.Sprintf(`
     <tcp_port_secure>%d</tcp_port_secure>
     <openSSL>
         <server>
             <certificateFile>%s</certificateFile>
             <privateKeyFile>%s</privateKeyFile>
-            <verificationMode>none</verificationMode>
+            %s
             <loadDefaultCAFile>false</loadDefaultCAFile>
             <cacheSessions>true</cacheSessions>
             <disableProtocols>sslv2,sslv3</disableProtocols>
             <preferServerCiphers>true</preferServerCiphers>
         </server>
     </openSSL>
-</yandex>`, port, leaf.CertFile, leaf.KeyFile)
+</yandex>`, port, leaf.CertFile, leaf.KeyFile, verify)
 	if err := editFile(filepath.Join(dir, "config.xml"), func(s string) (string, error) {
 		if !strings.Contains(s, "</yandex>") {
 			return "", fmt.Errorf("no </yandex> in the config template")
@@ -95,10 +115,14 @@ func StartClickHouseTLSServer(t testing.TB, ca *CA) *TLSServer {
 // test stored; closed at cleanup.
 func (s *TLSServer) Admin(t testing.TB) driver.Conn {
 	t.Helper()
+	tlsCfg := &tls.Config{RootCAs: s.CA.Pool, MinVersion: tls.VersionTLS12}
+	if s.adminCert != nil {
+		tlsCfg.Certificates = []tls.Certificate{s.adminCert.Cert}
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{s.SecureAddr},
 		Auth:        clickhouse.Auth{Database: "default", Username: "default", Password: s.WriterPassword},
-		TLS:         &tls.Config{RootCAs: s.CA.Pool, MinVersion: tls.VersionTLS12},
+		TLS:         tlsCfg,
 		DialTimeout: 5 * time.Second,
 	})
 	if err == nil {
