@@ -89,6 +89,9 @@ func describe(cfg config.ClickHouse, tlsCfg *tls.Config, o Options, problem stri
 	how := "plaintext"
 	if tlsCfg != nil {
 		how = "TLS"
+		if tlsCfg.InsecureSkipVerify {
+			how = "TLS without certificate checks"
+		}
 	}
 	return fmt.Errorf("clickhouse at %s (%s, user %q): %s: %w", strings.Join(cfg.Addr, ", "), how, cfg.Username, problem, err)
 }

@@ -104,6 +104,9 @@ func (c *Connector) Security() string {
 	s := "plaintext"
 	if c.tls != nil {
 		s = "TLS"
+		if c.tls.InsecureSkipVerify {
+			s = "TLS without certificate checks"
+		}
 	}
 	if c.mechanism == "" {
 		return s
