@@ -1,7 +1,7 @@
 // Command faultline-gen writes faultline's generated deploy artefacts: the Prometheus rules
 // (from the error catalog and its overrides) and the Grafana dashboards.
 //
-//	faultline-gen rules [-catalog schema/catalog.json] [-overrides FILE] [-out deploy/prometheus/rules/faultline.rules.yml]
+//	faultline-gen rules [-catalog FILE (default: embedded)] [-overrides FILE] [-out deploy/prometheus/rules/faultline.rules.yml]
 //	faultline-gen dashboards [-out dashboards/json]
 //
 // `go generate ./alerting ./dashboards` runs it with the repository's paths.
@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 
 	"github.com/faultline/faultline/alerting"
-	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/dashboards"
+	"github.com/faultline/faultline/schema"
 )
 
 func main() {
@@ -32,13 +32,13 @@ func run(args []string) error {
 	switch args[0] {
 	case "rules":
 		fs := flag.NewFlagSet("rules", flag.ContinueOnError)
-		base := fs.String("catalog", "schema/catalog.json", "base catalog JSON")
+		base := fs.String("catalog", "", "base catalog JSON (default: the catalog embedded in the binary)")
 		overrides := fs.String("overrides", "", "catalog overrides YAML (optional)")
 		out := fs.String("out", "deploy/prometheus/rules/faultline.rules.yml", "rule file to write")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		c, err := catalog.Load(*base, *overrides)
+		c, err := schema.LoadCatalog(*base, *overrides)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/loadgen"
+	"github.com/faultline/faultline/schema"
 )
 
 func main() {
@@ -72,7 +73,7 @@ func newCommand(log *slog.Logger) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.brokers, "brokers", envOr("FAULTLINE_KAFKA_BROKERS", "127.0.0.1:9092"), "comma-separated Kafka brokers (env FAULTLINE_KAFKA_BROKERS)")
 	fl.StringVar(&f.topic, "topic", envOr("FAULTLINE_KAFKA_TOPIC", "api-errors"), "topic to write (env FAULTLINE_KAFKA_TOPIC)")
-	fl.StringVar(&f.catalog, "catalog", "schema/catalog.json", "error catalog JSON")
+	fl.StringVar(&f.catalog, "catalog", "", "error catalog JSON (default: the embedded catalog)")
 	fl.Float64Var(&f.rate, "rate", 0, "events per second (0: as fast as possible, then --count is required)")
 	fl.Int64Var(&f.count, "count", 0, "messages to send (0 with --rate: until Ctrl-C/SIGTERM)")
 	fl.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed sends the same messages")
@@ -136,7 +137,7 @@ func run(ctx context.Context, log *slog.Logger, f flags) error {
 	if f.partitions < 1 {
 		return fmt.Errorf("--partitions %d: want at least 1", f.partitions)
 	}
-	cat, err := catalog.Load(f.catalog, "")
+	cat, err := schema.LoadCatalog(f.catalog, "")
 	if err != nil {
 		return fmt.Errorf("--catalog %q: %w", f.catalog, err)
 	}
