@@ -105,7 +105,7 @@ func TestCompose(t *testing.T) {
 		if s.ReadOnly != true || s.User == "" || s.User == "root" || strings.HasPrefix(s.User, "0") {
 			t.Errorf("service %s: read_only %v, user %q: want a read-only root and a nonroot user", name, s.ReadOnly, s.User)
 		}
-		cfg := loadWithEnv(t, "compose service "+name, env)
+		cfg := loadWithEnv(t, "compose service "+name, "", env)
 		for _, b := range cfg.Kafka.Brokers {
 			host, _, _ := net.SplitHostPort(b)
 			if _, ok := p.Services[host]; !ok || !strings.Contains(*advertised, "://"+b) {
@@ -131,13 +131,17 @@ func TestCompose(t *testing.T) {
 	for k, v := range ingest.Environment {
 		ienv[k] = *v
 	}
-	icfg := loadWithEnv(t, "compose service ingest", ienv)
+	icfg := loadWithEnv(t, "compose service ingest", "", ienv)
 	if icfg.Ingest.MigrateOnStart {
 		t.Error("ingest: migrate_on_start should be off: the migrate service applies the schema once")
 	}
 	grace := icfg.Ingest.ShutdownTimeout + pipeline.LeaveGrace
-	if ingest.StopGracePeriod == nil || time.Duration(*ingest.StopGracePeriod) <= grace {
-		t.Errorf("ingest: stop_grace_period %v must exceed ingest.shutdown_timeout + leave grace (%s)", ingest.StopGracePeriod, grace)
+	stopGrace := 10 * time.Second // compose's default
+	if ingest.StopGracePeriod != nil {
+		stopGrace = time.Duration(*ingest.StopGracePeriod)
+	}
+	if stopGrace <= grace {
+		t.Errorf("ingest: stop_grace_period %s must exceed ingest.shutdown_timeout + leave grace (%s)", stopGrace, grace)
 	}
 	_, metricsPort, err := net.SplitHostPort(icfg.Metrics.Listen)
 	if err != nil || !strings.HasPrefix(icfg.Metrics.Listen, "0.0.0.0:") {

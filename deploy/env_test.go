@@ -66,10 +66,10 @@ func checkEnv(t *testing.T, where string, names []string) {
 	}
 }
 
-// loadWithEnv loads the configuration an object's environment gives, as the process would: a
-// bad value fails naming its key. Variables of pending keys are left out (config on this branch
+// loadWithEnv loads the configuration file at path (none when "") with an object's environment,
+// as the process would: a bad value fails naming its key. Variables of pending keys are left out (config on this branch
 // does not read them yet).
-func loadWithEnv(t *testing.T, where string, env map[string]string) *config.Config {
+func loadWithEnv(t *testing.T, where, path string, env map[string]string) *config.Config {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, config.EnvPrefix+"_") {
@@ -82,7 +82,7 @@ func loadWithEnv(t *testing.T, where string, env map[string]string) *config.Conf
 			t.Setenv(k, v)
 		}
 	}
-	cfg, err := config.Load("")
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatalf("%s: the configuration its environment gives does not load: %v", where, err)
 	}

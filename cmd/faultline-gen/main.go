@@ -3,8 +3,9 @@
 //
 //	faultline-gen rules [-catalog FILE (default: embedded)] [-overrides FILE] [-out deploy/prometheus/rules/faultline.rules.yml]
 //	faultline-gen dashboards [-out dashboards/json]
+//	faultline-gen kubernetes [-catalog FILE] [-overrides FILE] [-out deploy/kubernetes/base]
 //
-// `go generate ./alerting ./dashboards` runs it with the repository's paths.
+// `go generate ./alerting ./dashboards ./manifests` runs it with the repository's paths.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/alerting"
 	"github.com/faultline/faultline/dashboards"
+	"github.com/faultline/faultline/manifests"
 	"github.com/faultline/faultline/schema"
 )
 
@@ -27,7 +29,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: faultline-gen rules|dashboards [flags]")
+		return fmt.Errorf("usage: faultline-gen rules|dashboards|kubernetes [flags]")
 	}
 	switch args[0] {
 	case "rules":
@@ -63,8 +65,38 @@ func run(args []string) error {
 			}
 		}
 		return nil
+	case "kubernetes":
+		// The PrometheusRule and the dashboard ConfigMaps of deploy/kubernetes, from the same
+		// rules and dashboards as the two commands above.
+		fs := flag.NewFlagSet("kubernetes", flag.ContinueOnError)
+		base := fs.String("catalog", "", "base catalog JSON (default: the catalog embedded in the binary)")
+		overrides := fs.String("overrides", "", "catalog overrides YAML (optional)")
+		out := fs.String("out", "deploy/kubernetes/base", "directory for prometheusrule.yaml and dashboards.yaml")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		c, err := schema.LoadCatalog(*base, *overrides)
+		if err != nil {
+			return err
+		}
+		rule, err := manifests.PrometheusRule(alerting.Generate(c), c.Version())
+		if err != nil {
+			return err
+		}
+		files, err := dashboards.Render()
+		if err != nil {
+			return err
+		}
+		cms, err := manifests.DashboardConfigMaps(files)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(*out, manifests.PrometheusRuleFile), rule); err != nil {
+			return err
+		}
+		return writeFile(filepath.Join(*out, manifests.DashboardsFile), cms)
 	default:
-		return fmt.Errorf("unknown command %q: want rules or dashboards", args[0])
+		return fmt.Errorf("unknown command %q: want rules, dashboards or kubernetes", args[0])
 	}
 }
 
