@@ -17,7 +17,6 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/ \
       ./cmd/ingest ./cmd/query ./cmd/loadgen ./cmd/faultline-gen ./cmd/devbroker
 

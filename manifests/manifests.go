@@ -72,6 +72,9 @@ func PrometheusRule(rules alerting.RuleFile, catalogVersion string) ([]byte, err
 // DashboardConfigMaps renders each dashboard (file name -> JSON, as dashboards.Render returns)
 // as a ConfigMap named faultline-dashboard-<name>, in file-name order.
 func DashboardConfigMaps(files map[string][]byte) ([]byte, error) {
+	if len(files) == 0 {
+		return nil, fmt.Errorf("manifests: no dashboards to render")
+	}
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
