@@ -395,6 +395,24 @@ func checkDashboardConfigMaps(t *testing.T, where string, cms []*corev1.ConfigMa
 			t.Errorf("%s: dashboard %s has no ConfigMap labelled %s", where, filepath.Base(f), manifests.DashboardLabel)
 		}
 	}
+
+	// The datasources the dashboards name, for the sidecar too.
+	want, err := os.ReadFile(filepath.Join("grafana", "provisioning", "datasources", "faultline.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, cm := range cms {
+		if cm.Labels[manifests.DatasourceLabel] == "1" {
+			n++
+			if cm.Data[manifests.DatasourcesName] != string(want) {
+				t.Errorf("%s: ConfigMap %s does not hold deploy/grafana/provisioning/datasources/faultline.yml: run go generate ./manifests", where, cm.Name)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%s: %d ConfigMaps labelled %s, want 1", where, n, manifests.DatasourceLabel)
+	}
 }
 
 // TestKubernetesGeneratedUpToDate regenerates the PrometheusRule and the dashboard ConfigMaps
@@ -417,7 +435,15 @@ func TestKubernetesGeneratedUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string][]byte{manifests.PrometheusRuleFile: rule, manifests.DashboardsFile: cms} {
+	provisioning, err := os.ReadFile(filepath.Join("grafana", "provisioning", "datasources", "faultline.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := manifests.DatasourcesConfigMap(provisioning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]byte{manifests.PrometheusRuleFile: rule, manifests.DashboardsFile: cms, manifests.DatasourcesFile: ds} {
 		got, err := os.ReadFile(filepath.Join(kubeDir, "base", name))
 		if err != nil {
 			t.Fatal(err)

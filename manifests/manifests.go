@@ -19,9 +19,11 @@ import (
 const Name = "faultline"
 
 // DashboardLabel is the label the Grafana sidecar (k8s-sidecar, as in Grafana's Helm chart)
-// watches for dashboard ConfigMaps; FolderAnnotation names the folder they land in.
+// watches for dashboard ConfigMaps; FolderAnnotation names the folder they land in;
+// DatasourceLabel marks the datasources ConfigMap the dashboards need.
 const (
 	DashboardLabel   = "grafana_dashboard"
+	DatasourceLabel  = "grafana_datasource"
 	FolderAnnotation = "grafana_folder"
 )
 
@@ -29,7 +31,11 @@ const (
 const (
 	PrometheusRuleFile = "prometheusrule.yaml"
 	DashboardsFile     = "dashboards.yaml"
+	DatasourcesFile    = "datasources.yaml"
 )
+
+// DatasourcesName is the file name of the provisioning file inside the datasources ConfigMap.
+const DatasourcesName = "faultline.yml"
 
 type meta struct {
 	Name        string            `yaml:"name"`
@@ -99,6 +105,29 @@ func DashboardConfigMaps(files map[string][]byte) ([]byte, error) {
 		})
 	}
 	return encode(header("The dashboards of dashboards/json as ConfigMaps for the Grafana sidecar.", ""), objs...)
+}
+
+// DatasourcesConfigMap renders provisioning (deploy/grafana/provisioning/datasources/faultline.yml:
+// the Prometheus and ClickHouse datasources with the UIDs the dashboards use) as a ConfigMap
+// for the Grafana sidecar. Grafana expands its ${VAR}s from its own environment.
+func DatasourcesConfigMap(provisioning []byte) ([]byte, error) {
+	var probe struct {
+		Datasources []struct {
+			UID string `yaml:"uid"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(provisioning, &probe); err != nil || len(probe.Datasources) == 0 {
+		return nil, fmt.Errorf("manifests: datasources provisioning: want a Grafana provisioning file with datasources (%v)", err)
+	}
+	l := labels("dashboards")
+	l[DatasourceLabel] = "1"
+	obj := object{
+		APIVersion: "v1",
+		Kind:       "ConfigMap",
+		Metadata:   meta{Name: Name + "-datasources", Labels: l},
+		Data:       map[string]string{DatasourcesName: string(provisioning)},
+	}
+	return encode(header("deploy/grafana/provisioning/datasources/faultline.yml as a ConfigMap for the Grafana sidecar.", ""), obj)
 }
 
 func encode(head string, objs ...any) ([]byte, error) {

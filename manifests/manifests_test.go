@@ -80,3 +80,23 @@ func TestPrometheusRuleHoldsTheGroups(t *testing.T) {
 		t.Errorf("spec %+v does not hold the groups", o.Spec)
 	}
 }
+
+func TestDatasourcesConfigMap(t *testing.T) {
+	good := []byte("apiVersion: 1\ndatasources:\n  - name: p\n    uid: faultline-prometheus\n    url: ${FAULTLINE_PROMETHEUS_URL}\n")
+	b, err := DatasourcesConfigMap(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o object
+	if err := yaml.Unmarshal(b, &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Metadata.Labels[DatasourceLabel] != "1" || o.Data[DatasourcesName] != string(good) {
+		t.Errorf("ConfigMap %+v", o)
+	}
+	for _, bad := range []string{"", "datasources: []\n", "{{{"} {
+		if _, err := DatasourcesConfigMap([]byte(bad)); err == nil {
+			t.Errorf("DatasourcesConfigMap(%q) accepted", bad)
+		}
+	}
+}

@@ -3,7 +3,7 @@
 //
 //	faultline-gen rules [-catalog FILE (default: embedded)] [-overrides FILE] [-out deploy/prometheus/rules/faultline.rules.yml]
 //	faultline-gen dashboards [-out dashboards/json]
-//	faultline-gen kubernetes [-catalog FILE] [-overrides FILE] [-out deploy/kubernetes/base]
+//	faultline-gen kubernetes [-catalog FILE] [-overrides FILE] [-datasources FILE] [-out deploy/kubernetes/base]
 //
 // `go generate ./alerting ./dashboards ./manifests` runs it with the repository's paths.
 package main
@@ -71,7 +71,8 @@ func run(args []string) error {
 		fs := flag.NewFlagSet("kubernetes", flag.ContinueOnError)
 		base := fs.String("catalog", "", "base catalog JSON (default: the catalog embedded in the binary)")
 		overrides := fs.String("overrides", "", "catalog overrides YAML (optional)")
-		out := fs.String("out", "deploy/kubernetes/base", "directory for prometheusrule.yaml and dashboards.yaml")
+		datasources := fs.String("datasources", "deploy/grafana/provisioning/datasources/faultline.yml", "Grafana datasources provisioning file")
+		out := fs.String("out", "deploy/kubernetes/base", "directory for prometheusrule.yaml, dashboards.yaml and datasources.yaml")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -91,10 +92,20 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFile(filepath.Join(*out, manifests.PrometheusRuleFile), rule); err != nil {
-			return err
+		provisioning, err := os.ReadFile(*datasources)
+		if err != nil {
+			return fmt.Errorf("-datasources: %w", err)
 		}
-		return writeFile(filepath.Join(*out, manifests.DashboardsFile), cms)
+		ds, err := manifests.DatasourcesConfigMap(provisioning)
+		if err != nil {
+			return fmt.Errorf("-datasources %s: %w", *datasources, err)
+		}
+		for name, b := range map[string][]byte{manifests.PrometheusRuleFile: rule, manifests.DashboardsFile: cms, manifests.DatasourcesFile: ds} {
+			if err := writeFile(filepath.Join(*out, name), b); err != nil {
+				return err
+			}
+		}
+		return nil
 	default:
 		return fmt.Errorf("unknown command %q: want rules, dashboards or kubernetes", args[0])
 	}
