@@ -5,6 +5,7 @@
 #   IMAGE            tag to build (default localhost/faultline:dev)
 #   IMAGE_ROOT       podman --root   (default: podman's own storage)
 #   IMAGE_RUNROOT    podman --runroot (with IMAGE_ROOT)
+#   IMAGE_TMPDIR     podman --tmpdir (libpod's runtime state; default /run/libpod)
 #   IMAGE_STORAGE_DRIVER  podman --storage-driver (e.g. vfs, which leaves no mounts behind)
 #   IMAGE_ARCHIVE    also write the image there as an OCI archive (podman load -i FILE)
 # Prints IMAGE=<tag> last.
@@ -37,6 +38,9 @@ cp "$ROOT/deploy/image/Containerfile" "$ctx/Containerfile"
 podman=(podman)
 if [[ -n ${IMAGE_ROOT:-} ]]; then
 	podman+=(--root "$IMAGE_ROOT" --runroot "${IMAGE_RUNROOT:?IMAGE_RUNROOT must be set with IMAGE_ROOT}")
+fi
+if [[ -n ${IMAGE_TMPDIR:-} ]]; then
+	podman+=(--tmpdir "$IMAGE_TMPDIR")
 fi
 if [[ -n ${IMAGE_STORAGE_DRIVER:-} ]]; then
 	podman+=(--storage-driver "$IMAGE_STORAGE_DRIVER")

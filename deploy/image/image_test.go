@@ -40,13 +40,15 @@ func newPodman(t *testing.T) *podman {
 	dir := t.TempDir()
 	return &podman{t: t, args: []string{
 		"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
-		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+		"--tmpdir", filepath.Join(dir, "tmp"), "--storage-driver", "vfs",
+		"--cgroup-manager", "cgroupfs", "--events-backend", "file",
 	}}
 }
 
+// env passes the same private storage to scripts/image.sh.
 func (p *podman) env() []string {
 	return append(os.Environ(),
-		"IMAGE_ROOT="+p.args[1], "IMAGE_RUNROOT="+p.args[3], "IMAGE_STORAGE_DRIVER="+p.args[5])
+		"IMAGE_ROOT="+p.args[1], "IMAGE_RUNROOT="+p.args[3], "IMAGE_TMPDIR="+p.args[5], "IMAGE_STORAGE_DRIVER="+p.args[7])
 }
 
 func (p *podman) cmd(ctx context.Context, args ...string) *exec.Cmd {
