@@ -150,6 +150,19 @@ func TestCompose(t *testing.T) {
 	if !slices.Contains([]string(ingest.Expose), metricsPort) {
 		t.Errorf("ingest: expose %v lacks the metrics port %s", ingest.Expose, metricsPort)
 	}
+	// The topic has at least as many partitions as there are ingesters (more would sit idle),
+	// and it is the topic they consume.
+	initCmd := []string(svc("kafka-init").Command)
+	pi, ti := slices.Index(initCmd, "--partitions"), slices.Index(initCmd, "--topic")
+	if pi < 0 || ti < 0 || pi+1 >= len(initCmd) || ti+1 >= len(initCmd) {
+		t.Fatalf("kafka-init: command %v does not create a topic with --topic and --partitions", initCmd)
+	}
+	if parts, err := strconv.Atoi(initCmd[pi+1]); err != nil || ingest.Deploy == nil || ingest.Deploy.Replicas == nil || parts < *ingest.Deploy.Replicas {
+		t.Errorf("kafka-init: %s partitions for %v ingesters", initCmd[pi+1], ingest.Deploy)
+	}
+	if !slices.Equal(icfg.Kafka.Topics, []string{initCmd[ti+1]}) {
+		t.Errorf("ingest consumes %v, kafka-init creates %s", icfg.Kafka.Topics, initCmd[ti+1])
+	}
 	if s := svc("migrate"); !slices.Equal([]string(s.Command), []string{"ingest", "migrate"}) {
 		t.Errorf("migrate: command %v, want [ingest migrate]", s.Command)
 	}
