@@ -37,6 +37,20 @@ func newPodman(t *testing.T) *podman {
 	if _, err := exec.LookPath("runc"); err != nil {
 		t.Fatal("runc not found: run `make deps` (crun cannot start containers on this kind of host)")
 	}
+	// podman keeps a blob-info cache in /var/lib/containers/cache whatever --root says: when
+	// this test is what creates it, the test removes it (only if still empty of anything else).
+	const cacheDir = "/var/lib/containers/cache"
+	var created []string
+	for _, d := range []string{filepath.Dir(cacheDir), cacheDir, filepath.Join(cacheDir, "blob-info-cache-v1.boltdb")} {
+		if _, err := os.Stat(d); os.IsNotExist(err) {
+			created = append(created, d)
+		}
+	}
+	t.Cleanup(func() {
+		for i := len(created) - 1; i >= 0; i-- {
+			_ = os.Remove(created[i]) // a directory someone else filled is left alone
+		}
+	})
 	dir := t.TempDir()
 	return &podman{t: t, args: []string{
 		"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
