@@ -62,3 +62,10 @@ SOAK_DURATION ?= 10m
 .PHONY: soak
 soak:
 	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags soak -count=1 -v -timeout 0 -run '^TestSoak$$' ./faults
+
+# The container image without a Docker engine: every command built on the host (CGO_ENABLED=0)
+# and packed FROM scratch by podman (scripts/image.sh; IMAGE, IMAGE_ROOT, IMAGE_ARCHIVE). The
+# multi-stage Dockerfile at the root builds the same image where a registry can be reached.
+.PHONY: image
+image:
+	scripts/image.sh

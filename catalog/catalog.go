@@ -189,9 +189,15 @@ func Load(basePath, overridePath string) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: read base: %w", err)
 	}
+	return LoadJSON(basePath, raw, overridePath)
+}
+
+// LoadJSON is Load for a base catalog already in memory (such as the copy embedded in the
+// binaries); name says where raw came from in errors.
+func LoadJSON(name string, raw []byte, overridePath string) (*Catalog, error) {
 	base, err := DecodeEntries(raw)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: %s: %w", basePath, err)
+		return nil, fmt.Errorf("catalog: %s: %w", name, err)
 	}
 	var ovs []Override
 	if overridePath != "" {
@@ -201,7 +207,7 @@ func Load(basePath, overridePath string) (*Catalog, error) {
 	}
 	c, err := New(base, ovs)
 	if err != nil {
-		return nil, fmt.Errorf("%w (base %s, overrides %q)", err, basePath, overridePath)
+		return nil, fmt.Errorf("%w (base %s, overrides %q)", err, name, overridePath)
 	}
 	return c, nil
 }

@@ -93,7 +93,7 @@ type Checks struct {
 
 // Catalog says where the error catalog and the user's overrides live.
 type Catalog struct {
-	Path      string
+	Path      string // empty: the catalog embedded in the binary
 	Overrides string
 }
 
@@ -177,7 +177,7 @@ func Defaults() map[string]any {
 		"checks.max_message_bytes": "64KiB",
 		"checks.max_clock_skew":    "24h",
 
-		"catalog.path":      "schema/catalog.json",
+		"catalog.path":      "",
 		"catalog.overrides": "",
 
 		"metrics.listen":                  "127.0.0.1:9464",
@@ -419,9 +419,6 @@ func fromViper(v *viper.Viper) (*Config, error) {
 		r.fail("checks.max_message_bytes", "must not exceed batch.max_inflight_bytes (%d)", c.Batch.MaxInflightBytes)
 	}
 	c.Catalog = Catalog{Path: r.str("catalog.path"), Overrides: r.str("catalog.overrides")}
-	if c.Catalog.Path == "" {
-		r.fail("catalog.path", "must name the catalog file")
-	}
 	c.Metrics = Metrics{
 		Listen:               r.str("metrics.listen"),
 		MaxUnknownErrorTypes: r.integer("metrics.max_unknown_error_types", 0),

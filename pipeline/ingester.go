@@ -104,8 +104,10 @@ func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafka
 	}, nil
 }
 
-// leaveGrace is how long a shutdown past its timeout still waits to leave the group.
-const leaveGrace = 5 * time.Second
+// LeaveGrace is how long a shutdown past its timeout still waits to leave the group. A
+// supervisor must allow ingest.shutdown_timeout + LeaveGrace before it kills the process
+// (Kubernetes terminationGracePeriodSeconds, compose stop_grace_period; deploy/ tests check).
+const LeaveGrace = 5 * time.Second
 
 // RunOptions change how Run ends.
 type RunOptions struct {
@@ -199,8 +201,8 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 		// Exiting now is as safe as a crash: nothing past what is stored was committed.
 		select {
 		case <-closed:
-		case <-time.After(leaveGrace):
-			in.log.Error("could not leave the consumer group; exiting without it", "waited", leaveGrace)
+		case <-time.After(LeaveGrace):
+			in.log.Error("could not leave the consumer group; exiting without it", "waited", LeaveGrace)
 		}
 	}
 	stopLoops()

@@ -214,7 +214,7 @@ func TestShutdownEndsWithClickHouseAndBrokerGone(t *testing.T) {
 	start := time.Now()
 	select {
 	case <-done:
-	case <-time.After(cfg.Ingest.ShutdownTimeout + leaveGrace + 20*time.Second):
+	case <-time.After(cfg.Ingest.ShutdownTimeout + LeaveGrace + 20*time.Second):
 		t.Fatalf("Run still running %s after cancel", time.Since(start).Round(time.Second))
 	}
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian bookworm machine lacks to build and test faultline:
 #   clickhouse-server + clickhouse-client 18.16, kcat, GNU time, prometheus + promtool,
-#   prometheus-alertmanager + amtool (apt), and libchdb.so (ClickHouse 26.7 as a
+#   prometheus-alertmanager + amtool, podman + buildah + runc (make image and its test) (apt),
+#   and libchdb.so (ClickHouse 26.7 as a
 #   library, npm package @chdb/lib-linux-x64-gnu) into .run/chdb.
 # Idempotent and quick when everything is present; prints CHDB_LIB_PATH=... last.
 set -euo pipefail
@@ -45,6 +46,17 @@ command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 if ((${#missing[@]})); then
 	# Recommends would pull in node exporters etc. that we never run.
 	apt_install --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u)
+fi
+
+missing=()
+command -v podman >/dev/null || missing+=(podman)
+command -v buildah >/dev/null || missing+=(buildah)
+# crun, podman's default runtime, cannot start containers on hosts with hybrid cgroups.
+command -v runc >/dev/null || missing+=(runc)
+command -v kubectl >/dev/null || log "kubectl not found: the deploy/kubernetes test renders with kubectl kustomize; install kubectl (it is not in Debian bookworm)"
+if ((${#missing[@]})); then
+	# Without --no-install-recommends docker.io comes along.
+	apt_install --no-install-recommends "${missing[@]}"
 fi
 
 # The Debian packages try to start their services; without systemd that fails

@@ -130,7 +130,7 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 		debug.SetMemoryLimit(memoryLimit(cfg))
 	}
 
-	cat, err := catalog.Load(cfg.Catalog.Path, cfg.Catalog.Overrides)
+	cat, err := schema.LoadCatalog(cfg.Catalog.Path, cfg.Catalog.Overrides)
 	if err != nil {
 		return fmt.Errorf("catalog (keys catalog.path, catalog.overrides): %w", err)
 	}

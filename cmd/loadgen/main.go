@@ -32,6 +32,7 @@ import (
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/loadgen"
+	"github.com/faultline/faultline/schema"
 )
 
 func main() {
@@ -71,7 +72,7 @@ func newCommand(log *slog.Logger) *cobra.Command {
 	fl.StringVar(&f.config, "config", "", "faultline config file for kafka.* (default: built-in defaults and FAULTLINE_* environment)")
 	fl.StringVar(&f.brokers, "brokers", "", "comma-separated Kafka brokers (default: kafka.brokers, env FAULTLINE_KAFKA_BROKERS)")
 	fl.StringVar(&f.topic, "topic", "", "topic to write (default: kafka.topic, env FAULTLINE_KAFKA_TOPIC)")
-	fl.StringVar(&f.catalog, "catalog", "schema/catalog.json", "error catalog JSON")
+	fl.StringVar(&f.catalog, "catalog", "", "error catalog JSON (default: the embedded catalog)")
 	fl.Float64Var(&f.rate, "rate", 0, "events per second (0: as fast as possible, then --count is required)")
 	fl.Int64Var(&f.count, "count", 0, "messages to send (0 with --rate: until Ctrl-C/SIGTERM)")
 	fl.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed sends the same messages")
@@ -135,7 +136,7 @@ func run(ctx context.Context, log *slog.Logger, f flags) error {
 	if f.partitions < 1 {
 		return fmt.Errorf("--partitions %d: want at least 1", f.partitions)
 	}
-	cat, err := catalog.Load(f.catalog, "")
+	cat, err := schema.LoadCatalog(f.catalog, "")
 	if err != nil {
 		return fmt.Errorf("--catalog %q: %w", f.catalog, err)
 	}
