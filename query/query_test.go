@@ -335,13 +335,15 @@ func testSpikes(t *testing.T, ctx context.Context, fx *fixture, c *Client) {
 			t.Fatalf("filter %+v: spikes %+v, want only %s", f, res.Spikes, fx.spiky)
 		}
 		sp := res.Spikes[0]
-		// 60 in the window [11:00, 12:00) (the show request at 11:50 makes 61); 13 in 13 h baseline.
-		if sp.Observed != 61 || sp.BaselineCount != 13 || !approx(sp.Expected, 14.0/13) || sp.PValue >= 1e-6 ||
+		// 60 in the window [11:00, 12:00) (the show request at 11:50 makes 61); 6 in the 6h
+		// before it, 1 in the same hour of each of 7 days: expected max(7/6, 8/7) = 7/6.
+		if sp.Observed != 61 || sp.BaselineCount != 13 || !approx(sp.Expected, 7.0/6) || sp.Basis != BasisRecent ||
+			!approx(sp.ExpectedTimeOfDay, 8.0/7) || res.RecordedDays != 7 || res.RecordedPreceding != 6*time.Hour || sp.PValue >= 1e-6 ||
 			sp.Remediation != fx.catalog[0].Remediation || sp.DocsURL != fx.catalog[0].ErrorURL {
 			t.Errorf("spike %+v", sp)
 		}
-		if !approx(sp.PValue, PoissonTail(61, 14.0/13)) {
-			t.Errorf("p-value %g, want %g", sp.PValue, PoissonTail(61, 14.0/13))
+		if !approx(sp.PValue, PoissonTail(61, 7.0/6)) {
+			t.Errorf("p-value %g, want %g", sp.PValue, PoissonTail(61, 7.0/6))
 		}
 	}
 	// The window of the same hour a day ago holds no spike.
