@@ -33,7 +33,7 @@ type Incident struct {
 	Orgs     []OrgRow        `json:"orgs"`
 	OrgsCut  bool            `json:"orgs_truncated"`
 	Envs     []EnvRow        `json:"environments"`
-	Trend    *TrendResult    `json:"-"`
+	Trend    *TrendResult    `json:"trend"` // nil when the window has no events
 	Baseline time.Duration   `json:"-"`
 }
 
@@ -47,6 +47,9 @@ func (c *Client) Incident(ctx context.Context, f Filter, p SpikeParams, orgs int
 		return nil, fmt.Errorf("incident: until %s is not after since %s", f.Until, f.Since)
 	}
 	f.Since, f.Until = f.Since.UTC().Truncate(time.Minute), f.Until.UTC().Truncate(time.Minute)
+	if !f.Until.After(f.Since) {
+		return nil, fmt.Errorf("incident: the window cut to whole minutes is empty: give at least --since 1m")
+	}
 	p.Window = f.Until.Sub(f.Since)
 	sres, err := c.Spikes(ctx, f, p)
 	if err != nil {
