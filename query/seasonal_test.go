@@ -213,6 +213,13 @@ func TestSeasonalSpikes(t *testing.T) {
 					t.Errorf("spike without its catalog entry: %+v", sp)
 				}
 			}
+			// With two days of history the old pooled rate, (6h + 2 days) / 8h, expected a
+			// quarter of the burst and called it a spike; the time of day still knows it.
+			two := DefaultSpikeParams()
+			two.Days = 2
+			if got, res := spikedRoles(t, c, types, seasonalEndCLI, two); !slices.Equal(got, wantRoles()) {
+				t.Errorf("with --days 2: spikes %v, want %v (%+v)", got, wantRoles(), res.Spikes)
+			}
 			// The recurring burst is judged against its time of day and found usual.
 			p := DefaultSpikeParams()
 			p.MinCount, p.MinRatio, p.Alpha = 1, 1, 0.1
