@@ -140,6 +140,10 @@ func testIncident(t *testing.T, ctx context.Context, fx *fixture, c *Client) {
 	if inc.Trend == nil || inc.Trend.All.Total != 61 || len(inc.Trend.Types) != 1 || inc.Trend.Types[0].ErrorType != fx.spiky || inc.Trend.Bucket != time.Minute {
 		t.Errorf("trend %+v", inc.Trend)
 	}
+	hostile, err := c.Incident(ctx, Filter{Since: fixtureNow.Add(-time.Hour), Until: fixtureNow, Org: "org-acme' OR 1=1 --"}, DefaultSpikeParams(), 5)
+	if err != nil || len(hostile.Spikes) != 0 || hostile.Total != 0 || len(hostile.Orgs) != 0 || hostile.Trend != nil {
+		t.Errorf("hostile org: %+v %v", hostile, err)
+	}
 	// A quiet hour a day ago: no spike, so the summary covers every type.
 	quiet, err := c.Incident(ctx, Filter{Since: fixtureNow.Add(-25 * time.Hour), Until: fixtureNow.Add(-24 * time.Hour)}, DefaultSpikeParams(), 5)
 	if err != nil {

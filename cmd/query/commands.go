@@ -473,6 +473,9 @@ usual actor, and a remediation marked DRAFT. Review every field before adding th
 				return err
 			}
 			if drafts {
+				if a.format != "table" {
+					return fmt.Errorf("--drafts prints YAML: --format %s does not apply", a.format)
+				}
 				if len(rows) == 0 {
 					a.empty("no error types outside the catalog between " + a.window(f) + ": no drafts")
 					return nil

@@ -37,6 +37,9 @@ with catalog-gen -diff once the docs page is updated.`,
 				return err
 			}
 			if overrides {
+				if a.format != "table" {
+					return fmt.Errorf("--overrides prints YAML: --format %s does not apply", a.format)
+				}
 				if len(rows) == 0 {
 					a.empty("no drift between " + a.window(f) + ": no override entries")
 					return nil

@@ -192,6 +192,8 @@ func TestCLI(t *testing.T) {
 		{[]string{"explain", "no_such_type"}, "not in the catalog"},
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{"top", "--format", "markdown"}, "only applies to incident"},
+		{[]string{"unknown", "--drafts", "--format", "json"}, "--drafts prints YAML"},
+		{[]string{"drift", "--overrides", "--format", "csv"}, "--overrides prints YAML"},
 		{[]string{"incident", "--format", "xml"}, "csv or markdown"},
 		{[]string{"incident", "--grafana-url", "not a url"}, "--grafana-url"},
 	} {
