@@ -57,7 +57,7 @@ is a spike when p < alpha AND observed >= min count AND observed/expected >= min
 a handful of events where there were none (tiny counts) or a steady high rate (ratio near 1)
 never fire. Spikes are ranked by p (smallest first), then by ratio. The Prometheus spike
 alerts apply the same rule with a 5m window, a 1h recent baseline and 7 days
-(deploy/prometheus/README.md says where PromQL makes them differ).`
+(query/README.md lists where PromQL makes them differ).`
 
 func (p SpikeParams) validate() error {
 	switch {
