@@ -155,20 +155,23 @@ func TestCLI(t *testing.T) {
 		ovs[0].StatusCode != 404 || !strings.Contains(out, "# DRAFT for review") {
 		t.Errorf("unknown --drafts: %d %v\n%s", code, err, out)
 	}
-	// incident: table, markdown (inert: the evil org is escaped), json.
-	out, _, code = runCLI(t, "incident", "--since", "30m")
+	// incident: table, markdown (inert: the evil org is escaped), json. The window holds every
+	// event above and nothing is before it, whatever the clock: no baseline to judge spikes.
+	incUntil := now.Truncate(time.Minute).Add(time.Minute)
+	win := []string{"--since", incUntil.Add(-45 * time.Minute).Format(time.RFC3339), "--until", incUntil.Format(time.RFC3339)}
+	out, _, code = runCLI(t, append([]string{"incident"}, win...)...)
 	if code != 0 || !strings.Contains(out, "Incident summary") || !strings.Contains(out, "Spikes cannot be judged") || !strings.Contains(out, "ENVIRONMENT") ||
 		!strings.Contains(out, "faultline-overview") {
 		t.Errorf("incident: %d\n%s", code, out)
 	}
-	out, _, code = runCLI(t, "incident", "--since", "30m", "--format", "markdown", "--runbook-url", "https://wiki.example.test/oncall")
+	out, _, code = runCLI(t, append([]string{"incident", "--format", "markdown", "--runbook-url", "https://wiki.example.test/oncall"}, win...)...)
 	if code != 0 || !strings.HasPrefix(out, "### Incident summary") || !strings.Contains(out, "| organization | events | share |") ||
 		strings.Contains(out, "\x1b") || strings.Contains(out, "[evil](") || !strings.Contains(out, `\[evil\]`) ||
 		!strings.Contains(out, "(<https://wiki.example.test/oncall>)") {
 		t.Errorf("incident markdown: %d\n%s", code, out)
 	}
 	var inc map[string]any
-	out, _, code = runCLI(t, "incident", "--since", "30m", "--format", "json")
+	out, _, code = runCLI(t, append([]string{"incident", "--format", "json"}, win...)...)
 	if code != 0 || json.Unmarshal([]byte(out), &inc) != nil || inc["total"] != 37.0 || inc["trend"] == nil {
 		t.Errorf("incident json: %d %s", code, out)
 	}
