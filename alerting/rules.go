@@ -48,7 +48,7 @@ type Rule struct {
 const (
 	RecEventsRate5m        = "faultline:events:rate5m"
 	RecEventsRatePrevHour  = "faultline:events:rate1h_prev"
-	RecEventsRateYesterday = "faultline:events:rate1h_yesterday"
+	RecEventsRateTimeOfDay = "faultline:events:rate5m_same_time_7d"
 	RecEventsBaseline      = "faultline:events:baseline"
 	RecPolicyFactor        = "faultline:spike_policy:factor"
 	RecPolicyFloor         = "faultline:spike_policy:floor_per_second"
@@ -84,6 +84,33 @@ const (
 	LedgerBrokenAlert      = "FaultlineOffsetLedgerBroken"
 	errorTypeDashboardPath = "/d/faultline-error-type/faultline-error-type?var-error_type="
 )
+
+// The spike rule's periods. `query spikes --window 5m --baseline 1h --days 7` judges the same
+// periods (query's agreement test runs both on the same series): the last SpikeWindow against
+// the larger of the SpikeRecent before it and the same SpikeWindow on each of the SpikeDays
+// previous days, averaged over the days with data.
+const (
+	SpikeWindow = "5m"
+	SpikeRecent = "1h"
+	SpikeDays   = 7
+)
+
+// timeOfDayExpr is the seasonal baseline: the same 5m on each previous day, one series per day
+// (label_replace gives each offset its own "day" label so `or` keeps them all), averaged by
+// avg, which skips days without the series, as `query spikes` skips unrecorded days.
+func timeOfDayExpr() string {
+	lines := []string{"# the same " + SpikeWindow + " on each of the " + strconv.Itoa(SpikeDays) + " previous days, averaged over the days that have data",
+		"avg by (error_type, category) ("}
+	for d := 1; d <= SpikeDays; d++ {
+		or := "or "
+		if d == 1 {
+			or = ""
+		}
+		lines = append(lines, fmt.Sprintf(`  %slabel_replace(sum by (error_type, category) (rate(faultline_events_total[%s] offset %dd)), "day", "%d", "", "")`,
+			or, SpikeWindow, d, d))
+	}
+	return strings.Join(append(lines, ")"), "\n")
+}
 
 // DedicatedAlertName is the name of the dedicated spike alert of errorType, e.g.
 // billing_not_verified -> FaultlineBillingNotVerifiedSpike.
@@ -121,16 +148,16 @@ func Generate(c *catalog.Catalog) RuleFile {
 	}
 
 	rec := []Rule{
-		{Record: RecEventsRate5m, Expr: `sum by (error_type, category) (rate(faultline_events_total[5m]))`},
+		{Record: RecEventsRate5m, Expr: `sum by (error_type, category) (rate(faultline_events_total[` + SpikeWindow + `]))`},
 		// The hour before the current 5m window, so a spike does not raise its own baseline.
-		{Record: RecEventsRatePrevHour, Expr: `sum by (error_type, category) (rate(faultline_events_total[1h] offset 5m))`},
-		// The hour centred on this time yesterday: daily seasonality.
-		{Record: RecEventsRateYesterday, Expr: `sum by (error_type, category) (rate(faultline_events_total[1h] offset 23h30m))`},
+		{Record: RecEventsRatePrevHour, Expr: `sum by (error_type, category) (rate(faultline_events_total[` + SpikeRecent + `] offset ` + SpikeWindow + `))`},
+		// What is usual for this time of day: daily seasonality.
+		{Record: RecEventsRateTimeOfDay, Expr: timeOfDayExpr()},
 		{Record: RecEventsBaseline, Expr: strings.Join([]string{
-			"# the larger of the previous hour and the same hour yesterday, whichever exists;",
+			"# the larger of the previous hour and the usual rate at this time of day, whichever exists;",
 			"# 0 for a type with no history yet (then only the floor applies)",
-			"(" + RecEventsRatePrevHour + " >= " + RecEventsRateYesterday + ")",
-			"or " + RecEventsRateYesterday,
+			"(" + RecEventsRatePrevHour + " >= " + RecEventsRateTimeOfDay + ")",
+			"or " + RecEventsRateTimeOfDay,
 			"or " + RecEventsRatePrevHour,
 			"or " + RecEventsRate5m + " * 0",
 		}, "\n")},

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -249,9 +250,16 @@ entries:
 			wantErr: `catalog override "invalid_email": field "status_code"`,
 		},
 		{
-			name:    "cannot change documented message",
-			yaml:    "entries:\n  - error_type: invalid_email\n    error_message: x\n",
-			wantErr: `catalog override "invalid_email": field "error_message"`,
+			// The API's docs changed (what `query drift` prints): the entry follows the API.
+			name: "documented message and URL follow the API",
+			yaml: "entries:\n  - error_type: invalid_email\n    error_message: the new text\n    error_url: https://example.test/new\n",
+			check: func(c *Catalog) string {
+				e, _ := c.Lookup("invalid_email")
+				if e.ErrorMessage != "the new text" || e.ErrorURL != "https://example.test/new" || e.Source != SourceOverride || e.Remediation == "" {
+					return fmt.Sprintf("entry %+v", e)
+				}
+				return ""
+			},
 		},
 		{
 			name:    "bad error type",

@@ -40,7 +40,7 @@ const (
 // that look 5 minutes and a day back. For them the test asserts that they run and that the
 // metrics they read exist.
 func mayBeEmpty(name string, isAlert bool) bool {
-	return isAlert || name == alerting.RecEventsRatePrevHour || name == alerting.RecEventsRateYesterday
+	return isAlert || name == alerting.RecEventsRatePrevHour || name == alerting.RecEventsRateTimeOfDay
 }
 
 // bornAtFirstEvent are metrics with no series until their first event (a label per

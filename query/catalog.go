@@ -2,6 +2,8 @@ package query
 
 import (
 	"context"
+
+	"github.com/faultline/faultline/catalog"
 )
 
 // CatalogEntry is an error type's entry as the ingester last wrote it to the catalog table.
@@ -37,6 +39,28 @@ WHERE has(?, error_type)`, args: []any{types}}
 			return err
 		}
 		out[e.ErrorType] = e
+		return nil
+	})
+	return out, err
+}
+
+// maxCatalogEntries bounds KnownEntries; the catalog holds hundreds of types, not millions.
+const maxCatalogEntries = 100000
+
+// KnownEntries returns every type of the catalog table with its category and actor (other
+// fields empty), for guessing the category of unknown types.
+func (c *Client) KnownEntries(ctx context.Context) ([]catalog.Entry, error) {
+	var out []catalog.Entry
+	s := stmt{name: "read catalog categories", sql: `SELECT error_type, category, actor
+FROM ${db}.catalog FINAL
+ORDER BY error_type
+LIMIT ?`, args: []any{uint64(maxCatalogEntries)}}
+	_, err := c.run(ctx, s, func(r Rows) error {
+		var e catalog.Entry
+		if err := r.Scan(&e.ErrorType, &e.Category, &e.Actor); err != nil {
+			return err
+		}
+		out = append(out, e)
 		return nil
 	})
 	return out, err

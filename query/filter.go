@@ -17,6 +17,8 @@ type Filter struct {
 	Category     string
 	Status       uint16
 	ErrorType    string
+	// ErrorTypes, when not empty, keeps only these types (the incident summary's spikes).
+	ErrorTypes []string
 }
 
 // rollupOK reports whether events_per_minute has every column the filter needs.
@@ -50,6 +52,10 @@ func (f Filter) where() (string, []any) {
 	}
 	if f.ErrorType != "" {
 		add("error_type", f.ErrorType)
+	}
+	if len(f.ErrorTypes) > 0 {
+		b.WriteString(" AND has(?, error_type)")
+		args = append(args, f.ErrorTypes)
 	}
 	return b.String(), args
 }

@@ -82,27 +82,44 @@ func TestPoissonTail(t *testing.T) {
 }
 
 func TestJudge(t *testing.T) {
-	p := DefaultSpikeParams()
+	p := DefaultSpikeParams() // window 1h
 	cases := []struct {
-		name           string
-		observed, base uint64
-		baseHours      float64
-		spike          bool
+		name  string
+		obs   uint64
+		b     baseline
+		spike bool
+		basis string
 	}{
-		{"planted spike", 60, 13, 13, true},
-		{"steady high rate", 100, 1300, 13, false},
-		{"tiny burst from nothing", 3, 0, 13, false},
-		{"new type at volume", 40, 0, 13, true},
-		{"double the usual", 200, 1300, 13, false}, // significant, but ratio 2 < 3
-		{"min count not met", 19, 0, 13, false},
+		{"planted spike", 60, baseline{recentCount: 6, recentHours: 6, dayCount: 7, days: 7}, true, BasisRecent},
+		{"steady high rate", 100, baseline{recentCount: 600, recentHours: 6, dayCount: 700, days: 7}, false, BasisRecent},
+		{"tiny burst from nothing", 3, baseline{recentHours: 6, days: 7}, false, BasisRecent},
+		{"new type at volume", 40, baseline{recentHours: 6, days: 7}, true, BasisRecent},
+		{"double the usual", 200, baseline{recentCount: 600, recentHours: 6, dayCount: 700, days: 7}, false, BasisRecent},
+		{"min count not met", 19, baseline{recentHours: 6, days: 7}, false, BasisRecent},
+		// 60 in this hour every day, 1/h otherwise: usual for the time of day.
+		{"daily recurring burst", 61, baseline{recentCount: 6, recentHours: 6, dayCount: 427, days: 7}, false, BasisTimeOfDay},
+		{"same burst on a day it never happened", 61, baseline{recentCount: 6, recentHours: 6, dayCount: 7, days: 7}, true, BasisRecent},
+		// A busy afternoon after a quiet night: today's recent hours are the higher baseline.
+		{"busy since the morning", 100, baseline{recentCount: 540, recentHours: 6, dayCount: 70, days: 7}, false, BasisRecent},
+		{"only previous days recorded", 60, baseline{dayCount: 7, days: 7}, true, BasisTimeOfDay},
+		{"only the preceding period recorded", 60, baseline{recentCount: 6, recentHours: 6}, true, BasisRecent},
 	}
 	for _, c := range cases {
-		sp := Spike{Observed: c.observed, BaselineCount: c.base}
-		judge(&sp, c.baseHours, p)
-		fired := sp.PValue < p.Alpha && sp.Observed >= p.MinCount && sp.Ratio >= p.MinRatio
-		if fired != c.spike {
-			t.Errorf("%s: fired=%v (p %g, ratio %g, expected %g)", c.name, fired, sp.PValue, sp.Ratio, sp.Expected)
+		sp := Spike{Observed: c.obs}
+		judge(&sp, c.b, p)
+		if fired := p.IsSpike(sp); fired != c.spike || sp.Basis != c.basis {
+			t.Errorf("%s: fired=%v basis %s (p %g, ratio %g, expected %g = max(%g, %g))", c.name, fired, sp.Basis,
+				sp.PValue, sp.Ratio, sp.Expected, sp.ExpectedRecent, sp.ExpectedTimeOfDay)
 		}
+		if want := math.Max(sp.ExpectedRecent, sp.ExpectedTimeOfDay); sp.Expected != want {
+			t.Errorf("%s: expected %g, want %g", c.name, sp.Expected, want)
+		}
+	}
+	// The numbers of the planted spike, by hand: recent (6+1)/6h*1h, time of day (7+1)/7.
+	sp := Spike{Observed: 60}
+	judge(&sp, baseline{recentCount: 6, recentHours: 6, dayCount: 7, days: 7}, p)
+	if !approx(sp.ExpectedRecent, 7.0/6) || !approx(sp.ExpectedTimeOfDay, 8.0/7) || sp.BaselineCount != 13 || sp.BaselineHours != 13 {
+		t.Errorf("planted spike %+v", sp)
 	}
 }
 

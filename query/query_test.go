@@ -22,6 +22,8 @@ type fxEvent struct {
 	status              uint16
 	known               bool
 	requestID, message  string
+	url                 string   // "" means https://example.test/<type>
+	flags               []string // nil means ["f1"]
 }
 
 // fixture is a data set of known answers, planted identically in both ClickHouses.
@@ -29,7 +31,7 @@ type fixture struct {
 	events  []fxEvent
 	catalog []catalog.Entry
 	// error types by role
-	spiky, steady, tiny, moderate, mystery, lateKnown string
+	spiky, steady, tiny, moderate, mystery, lateKnown, drifty string
 }
 
 // spread puts n events evenly in [from, to).
@@ -49,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	all := cat.Entries()
-	fx := &fixture{catalog: all[:4]}
+	fx := &fixture{catalog: all[:5]}
 	fx.spiky, fx.steady, fx.moderate, fx.lateKnown = all[0].ErrorType, all[1].ErrorType, all[2].ErrorType, all[3].ErrorType
 	fx.tiny, fx.mystery = "tiny_burst_error", "mystery_error"
 	entry := map[string]catalog.Entry{}
@@ -109,6 +111,7 @@ func newFixture(t *testing.T) *fixture {
 	r1.requestID, r2.requestID = "req-show-1", "req-show-1"
 	r1.message = "it's a \\ tricky 'message'"
 	fx.events = append(fx.events, r1, r2)
+	fx.addDrift(all[4])
 	return fx
 }
 
@@ -129,8 +132,15 @@ func (fx *fixture) plant(t *testing.T, b *backend) {
 		if i%3 != 0 {
 			latp = &lat
 		}
+		url, flags := e.url, e.flags
+		if url == "" {
+			url = "https://example.test/" + e.typ
+		}
+		if flags == nil {
+			flags = []string{"f1"}
+		}
 		rows = append(rows, []any{e.t, uint16(i % 1000), e.status, e.typ, e.requestID, e.message,
-			"https://example.test/" + e.typ, e.env, e.category, e.actor, known, []string{"f1"}, "POST", "/v1/x", e.proj,
+			url, e.env, e.category, e.actor, known, flags, "POST", "/v1/x", e.proj,
 			e.org, "member-1", "go-sdk", "us", latp, []string{"k"}, []string{"v" + e.typ}, "c1-test"})
 	}
 	b.insert(t, "events", eventCols, rows)
@@ -217,6 +227,9 @@ func TestQueriesOnBothClickHouses(t *testing.T) {
 			t.Run("unknown", func(t *testing.T) { testUnknown(t, ctx, fx, c) })
 			t.Run("quarantine", func(t *testing.T) { testQuarantine(t, ctx, c) })
 			t.Run("orgs", func(t *testing.T) { testOrgs(t, ctx, fx, c) })
+			t.Run("drift", func(t *testing.T) { testDrift(t, ctx, fx, c) })
+			t.Run("unknown drafts", func(t *testing.T) { testUnknownDrafts(t, ctx, fx, c) })
+			t.Run("incident", func(t *testing.T) { testIncident(t, ctx, fx, c) })
 		})
 	}
 }
@@ -335,13 +348,15 @@ func testSpikes(t *testing.T, ctx context.Context, fx *fixture, c *Client) {
 			t.Fatalf("filter %+v: spikes %+v, want only %s", f, res.Spikes, fx.spiky)
 		}
 		sp := res.Spikes[0]
-		// 60 in the window [11:00, 12:00) (the show request at 11:50 makes 61); 13 in 13 h baseline.
-		if sp.Observed != 61 || sp.BaselineCount != 13 || !approx(sp.Expected, 14.0/13) || sp.PValue >= 1e-6 ||
+		// 60 in the window [11:00, 12:00) (the show request at 11:50 makes 61); 6 in the 6h
+		// before it, 1 in the same hour of each of 7 days: expected max(7/6, 8/7) = 7/6.
+		if sp.Observed != 61 || sp.BaselineCount != 13 || !approx(sp.Expected, 7.0/6) || sp.Basis != BasisRecent ||
+			!approx(sp.ExpectedTimeOfDay, 8.0/7) || res.RecordedDays != 7 || res.RecordedPreceding != 6*time.Hour || sp.PValue >= 1e-6 ||
 			sp.Remediation != fx.catalog[0].Remediation || sp.DocsURL != fx.catalog[0].ErrorURL {
 			t.Errorf("spike %+v", sp)
 		}
-		if !approx(sp.PValue, PoissonTail(61, 14.0/13)) {
-			t.Errorf("p-value %g, want %g", sp.PValue, PoissonTail(61, 14.0/13))
+		if !approx(sp.PValue, PoissonTail(61, 7.0/6)) {
+			t.Errorf("p-value %g, want %g", sp.PValue, PoissonTail(61, 7.0/6))
 		}
 	}
 	// The window of the same hour a day ago holds no spike.

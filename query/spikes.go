@@ -34,20 +34,30 @@ func DefaultSpikeParams() SpikeParams {
 }
 
 // SpikeMethod describes the test for --help and the README.
-const SpikeMethod = `For each error type, the events in the recent window are compared with a
-baseline made of the period just before the window and the same window on each of the
-previous days. Baseline periods with no events at all (of any type, ignoring filters) count
-as not recorded and are left out, so a fresh installation does not look quiet.
+const SpikeMethod = `For each error type, the events in the recent window are compared with two
+baselines, and the higher one is what is expected now:
 
-  rate     = (baseline events + 1) / recorded baseline time
-  expected = rate * window
+  recent       the period just before the window (--baseline): what this type has been
+               doing in the last hours
+  time of day  the same window on each of the previous days (--days): what is usual for
+               this time of day, so a burst that happens at this time every day (a
+               nightly job) is expected, and the same burst at an unusual time is not
+
+A baseline period with no events at all (of any type, ignoring filters) counts as not
+recorded and is left out, so a fresh installation or a gap in ingestion does not look quiet.
+
+  recent   = (events in the recorded preceding period + 1) / its hours * window hours
+  seasonal = (events in the same window on the recorded days + 1) / recorded days
+  expected = max(recent, seasonal)          (whichever baselines were recorded)
   p        = P(X >= observed) for X ~ Poisson(expected)
 
 The "+ 1" keeps a type never seen before from having an expected count of zero. p is the
 Poisson upper tail computed as a regularized incomplete gamma function in log space. A type
 is a spike when p < alpha AND observed >= min count AND observed/expected >= min ratio, so
 a handful of events where there were none (tiny counts) or a steady high rate (ratio near 1)
-never fire. Spikes are ranked by p (smallest first), then by ratio.`
+never fire. Spikes are ranked by p (smallest first), then by ratio. The Prometheus spike
+alerts apply the same rule with a 5m window, a 1h recent baseline and 7 days
+(query/README.md lists where PromQL makes them differ).`
 
 func (p SpikeParams) validate() error {
 	switch {
@@ -71,13 +81,21 @@ func (p SpikeParams) validate() error {
 
 // Spike is one error type whose recent count is significantly above its baseline.
 type Spike struct {
-	ErrorType        string  `json:"error_type"`
-	Observed         uint64  `json:"observed"`
-	Expected         float64 `json:"expected"`
-	Ratio            float64 `json:"ratio"`
-	PValue           float64 `json:"p_value"`
-	Log10P           float64 `json:"log10_p"`
-	BaselineCount    uint64  `json:"baseline_count"`
+	ErrorType string  `json:"error_type"`
+	Observed  uint64  `json:"observed"`
+	Expected  float64 `json:"expected"` // max(ExpectedRecent, ExpectedTimeOfDay)
+	Ratio     float64 `json:"ratio"`
+	PValue    float64 `json:"p_value"`
+	Log10P    float64 `json:"log10_p"`
+	// ExpectedRecent is the expectation from the preceding period, ExpectedTimeOfDay from
+	// the same window on previous days; 0 when that baseline was not recorded.
+	ExpectedRecent    float64 `json:"expected_recent"`
+	ExpectedTimeOfDay float64 `json:"expected_time_of_day"`
+	// Basis names the baseline Expected came from: "recent" or "time_of_day".
+	Basis            string  `json:"basis"`
+	RecentCount      uint64  `json:"recent_count"`      // events in the recorded preceding period
+	TimeOfDayCount   uint64  `json:"time_of_day_count"` // events in the same window on recorded days
+	BaselineCount    uint64  `json:"baseline_count"`    // both together
 	BaselineHours    float64 `json:"baseline_hours"`
 	Category         string  `json:"category"`
 	Actor            string  `json:"actor"`
@@ -86,14 +104,29 @@ type Spike struct {
 	FirstSeenInRange bool    `json:"new_type"` // no baseline events at all
 }
 
+// Basis values of Spike.Basis.
+const (
+	BasisRecent    = "recent"
+	BasisTimeOfDay = "time_of_day"
+)
+
 // SpikesResult is the answer of Spikes.
 type SpikesResult struct {
 	WindowStart, WindowEnd time.Time
 	Params                 SpikeParams
 	RecordedBaseline       time.Duration // baseline time with data
+	RecordedPreceding      time.Duration // of it, the preceding period (0 or Params.Preceding)
+	RecordedDays           int           // previous days whose same window has data
 	Candidates             int           // types with at least MinCount events in the window
 	Spikes                 []Spike
 	FromRollup             bool
+}
+
+// baseline is what one type's expectation is made of.
+type baseline struct {
+	recentCount, dayCount uint64
+	recentHours           float64 // recorded preceding hours, 0 if not recorded
+	days                  int     // recorded previous days
 }
 
 type segment struct{ from, to time.Time }
@@ -148,11 +181,21 @@ func (c *Client) Spikes(ctx context.Context, f Filter, p SpikeParams) (*SpikesRe
 	if err != nil {
 		return nil, err
 	}
+	// segs[0] is the window; then the preceding period (when asked for); then the days.
+	firstDay := 1
+	if p.Preceding > 0 {
+		firstDay = 2
+	}
 	recorded := make([]bool, len(segs))
 	for i := 1; i < len(segs); i++ {
 		if totals[i] > 0 {
 			recorded[i] = true
 			res.RecordedBaseline += segs[i].to.Sub(segs[i].from)
+			if i < firstDay {
+				res.RecordedPreceding += segs[i].to.Sub(segs[i].from)
+			} else {
+				res.RecordedDays++
+			}
 		}
 	}
 	if res.RecordedBaseline == 0 {
@@ -180,8 +223,12 @@ func (c *Client) Spikes(ctx context.Context, f Filter, p SpikeParams) (*SpikesRe
 		}
 		sp := Spike{ErrorType: t, Observed: counts[0]}
 		for i := 1; i < len(segs); i++ {
-			if recorded[i] {
-				sp.BaselineCount += counts[i]
+			switch {
+			case !recorded[i]:
+			case i < firstDay:
+				sp.RecentCount += counts[i]
+			default:
+				sp.TimeOfDayCount += counts[i]
 			}
 		}
 		cands = append(cands, sp)
@@ -194,10 +241,10 @@ func (c *Client) Spikes(ctx context.Context, f Filter, p SpikeParams) (*SpikesRe
 		return nil, fmt.Errorf("spikes: more than query.max_rows %d candidate error types: %w", c.opts.MaxRows, ErrTruncated)
 	}
 	res.Candidates = len(cands)
-	hours := res.RecordedBaseline.Hours()
 	for _, sp := range cands {
-		judge(&sp, hours, p)
-		if sp.PValue < p.Alpha && sp.Observed >= p.MinCount && sp.Ratio >= p.MinRatio {
+		judge(&sp, baseline{recentCount: sp.RecentCount, dayCount: sp.TimeOfDayCount,
+			recentHours: res.RecordedPreceding.Hours(), days: res.RecordedDays}, p)
+		if p.IsSpike(sp) {
 			res.Spikes = append(res.Spikes, sp)
 		}
 	}
@@ -225,14 +272,31 @@ func (c *Client) Spikes(ctx context.Context, f Filter, p SpikeParams) (*SpikesRe
 	return res, nil
 }
 
-// judge fills the expected count, ratio and p-value of sp from its baseline.
-func judge(sp *Spike, baselineHours float64, p SpikeParams) {
-	sp.BaselineHours = baselineHours
+// judge fills the expectations, ratio and p-value of sp from its baselines; see SpikeMethod.
+// At least one baseline must be recorded.
+func judge(sp *Spike, b baseline, p SpikeParams) {
+	sp.RecentCount, sp.TimeOfDayCount = b.recentCount, b.dayCount
+	sp.BaselineCount = b.recentCount + b.dayCount
+	sp.BaselineHours = b.recentHours + float64(b.days)*p.Window.Hours()
 	sp.FirstSeenInRange = sp.BaselineCount == 0
-	rate := (float64(sp.BaselineCount) + 1) / baselineHours
-	sp.Expected = rate * p.Window.Hours()
+	sp.ExpectedRecent, sp.ExpectedTimeOfDay = 0, 0
+	if b.recentHours > 0 {
+		sp.ExpectedRecent = (float64(b.recentCount) + 1) / b.recentHours * p.Window.Hours()
+	}
+	if b.days > 0 {
+		sp.ExpectedTimeOfDay = (float64(b.dayCount) + 1) / float64(b.days)
+	}
+	sp.Expected, sp.Basis = sp.ExpectedRecent, BasisRecent
+	if sp.ExpectedTimeOfDay > sp.Expected {
+		sp.Expected, sp.Basis = sp.ExpectedTimeOfDay, BasisTimeOfDay
+	}
 	sp.Ratio = float64(sp.Observed) / sp.Expected
 	lp := PoissonTailLog(sp.Observed, sp.Expected)
 	sp.Log10P = lp / math.Ln10
 	sp.PValue = math.Exp(lp)
+}
+
+// IsSpike reports whether a judged sp passes all three conditions of p.
+func (p SpikeParams) IsSpike(sp Spike) bool {
+	return sp.PValue < p.Alpha && sp.Observed >= p.MinCount && sp.Ratio >= p.MinRatio
 }

@@ -8,9 +8,13 @@
 // the working directory to go.mod, so both `go generate ./catalog` and
 // `go run ./cmd/catalog-gen` work.
 //
+// With -diff it first lists what the docs page changes against the catalog in -out (error
+// types added, removed, and changed in their documented fields), then regenerates; add -n
+// to only list. Point -docs at a newer copy of the page to review an upstream docs update.
+//
 // Usage:
 //
-//	catalog-gen [-docs schema/docs/errors-400.txt] [-curation catalog/curation.yaml] [-out schema/catalog.json]
+//	catalog-gen [-docs schema/docs/errors-400.txt] [-curation catalog/curation.yaml] [-out schema/catalog.json] [-diff [-n]]
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -25,14 +30,16 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "catalog-gen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("catalog-gen", flag.ContinueOnError)
+	diff := fs.Bool("diff", false, "first list the error types the docs page adds, removes and changes against the catalog in -out")
+	dry := fs.Bool("n", false, "with -diff: only list, do not regenerate")
 	docs := fs.String("docs", "", "docs page to parse (default <repo>/schema/docs/errors-400.txt)")
 	cur := fs.String("curation", "", "curation YAML (default <repo>/catalog/curation.yaml)")
 	out := fs.String("out", "", "catalog JSON to write (default <repo>/schema/catalog.json)")
@@ -54,6 +61,17 @@ func run(args []string) error {
 		def(out, filepath.Join("schema", "catalog.json"))
 	}
 
+	if *dry && !*diff {
+		return errors.New("-n only applies with -diff")
+	}
+	if *diff {
+		if err := printDiff(stdout, *docs, *out); err != nil {
+			return err
+		}
+		if *dry {
+			return nil
+		}
+	}
 	data, err := catalog.GenerateFiles(*docs, *cur)
 	if err != nil {
 		return err
@@ -70,6 +88,29 @@ func run(args []string) error {
 		return fmt.Errorf("rename %s: %w", tmp, err)
 	}
 	return nil
+}
+
+// printDiff lists what the docs page at docsPath changes against the catalog at catalogPath.
+func printDiff(w io.Writer, docsPath, catalogPath string) error {
+	raw, err := os.ReadFile(catalogPath)
+	if err != nil {
+		return fmt.Errorf("-diff: read the catalog to compare with: %w", err)
+	}
+	committed, err := catalog.DecodeEntries(raw)
+	if err != nil {
+		return fmt.Errorf("-diff: %s: %w", catalogPath, err)
+	}
+	f, err := os.Open(docsPath)
+	if err != nil {
+		return fmt.Errorf("-diff: %w", err)
+	}
+	defer f.Close()
+	docs, err := catalog.ParseDocs(f)
+	if err != nil {
+		return fmt.Errorf("-diff: %s: %w", docsPath, err)
+	}
+	fmt.Fprintf(w, "%s against %s: ", docsPath, catalogPath)
+	return catalog.DiffDocs(committed, docs).WriteText(w)
 }
 
 // moduleRoot walks up from the working directory to the directory holding go.mod.

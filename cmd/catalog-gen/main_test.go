@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,7 +122,7 @@ func TestRun(t *testing.T) {
 			writeFile(t, docs, page)
 			writeFile(t, cur, tt.curation)
 			writeFile(t, out, "previous\n")
-			err := run([]string{"-docs", docs, "-curation", cur, "-out", out})
+			err := run([]string{"-docs", docs, "-curation", cur, "-out", out}, io.Discard)
 			got, _ := os.ReadFile(out)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -139,7 +140,7 @@ func TestRun(t *testing.T) {
 				t.Fatalf("output:\n%s\nwant:\n%s", got, want)
 			}
 			// A second run is byte-identical.
-			if err := run([]string{"-docs", docs, "-curation", cur, "-out", out}); err != nil {
+			if err := run([]string{"-docs", docs, "-curation", cur, "-out", out}, io.Discard); err != nil {
 				t.Fatal(err)
 			}
 			if again, _ := os.ReadFile(out); !bytes.Equal(again, got) {
@@ -158,5 +159,54 @@ func TestModuleRootDefaults(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, rel)); err != nil {
 			t.Errorf("default input %s: %v", rel, err)
 		}
+	}
+}
+
+// TestDiff: a newer page that adds gamma_error, drops alpha_error and rewords beta_error's
+// message is listed type by type, -n writes nothing, and without -n the regeneration runs
+// (and here fails, naming the uncurated new type, after the diff was printed).
+func TestDiff(t *testing.T) {
+	dir := t.TempDir()
+	docs, cur, out := filepath.Join(dir, "docs.txt"), filepath.Join(dir, "curation.yaml"), filepath.Join(dir, "catalog.json")
+	writeFile(t, docs, page)
+	writeFile(t, cur, curation)
+	if err := run([]string{"-docs", docs, "-curation", cur, "-out", out}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var same bytes.Buffer
+	if err := run([]string{"-docs", docs, "-curation", cur, "-out", out, "-diff", "-n"}, &same); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(same.String(), "0 added, 0 removed, 0 changed") {
+		t.Errorf("same page: %s", same.String())
+	}
+	alpha := page[:strings.Index(page, "beta_error\n")]
+	beta := page[len(alpha):]
+	gamma := strings.NewReplacer("beta_error", "gamma_error", "Beta <failed>.", "Gamma failed.").Replace(beta)
+	newer := strings.Replace(beta, `"Beta <failed>."`, `"Beta failed, see the new docs."`, 1) + "\n" + gamma
+	newDocs := filepath.Join(dir, "newer.txt")
+	writeFile(t, newDocs, "400 errors\n\n"+newer)
+	before, _ := os.ReadFile(out)
+	var b bytes.Buffer
+	if err := run([]string{"-docs", newDocs, "-curation", cur, "-out", out, "-diff", "-n"}, &b); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, want := range []string{"1 added, 1 removed, 1 changed", "+ gamma_error (400)", "- alpha_error (400, request_validation)",
+		"~ beta_error", "error_message", `new "Beta failed, see the new docs."`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("diff lacks %q:\n%s", want, got)
+		}
+	}
+	if after, _ := os.ReadFile(out); !bytes.Equal(before, after) {
+		t.Error("-n wrote the catalog")
+	}
+	b.Reset()
+	err := run([]string{"-docs", newDocs, "-curation", cur, "-out", out, "-diff"}, &b)
+	if err == nil || !strings.Contains(err.Error(), "gamma_error") || !strings.Contains(b.String(), "+ gamma_error") {
+		t.Errorf("regenerating after the diff: %v\n%s", err, b.String())
+	}
+	if err := run([]string{"-n"}, io.Discard); err == nil {
+		t.Error("-n without -diff accepted")
 	}
 }

@@ -59,7 +59,7 @@ Time flags take a duration back from now (90m, 24h, 7d) or a time (RFC 3339, or
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "config file (default: built-in defaults and FAULTLINE_* environment)")
-	pf.StringVar(&a.format, "format", "table", "output: table, json or csv")
+	pf.StringVar(&a.format, "format", "table", "output: table, json or csv (incident also markdown)")
 	pf.StringVar(&a.tz, "tz", "UTC", "time zone for shown times and for times given without zone (e.g. Europe/Berlin, Local)")
 	pf.StringVar(&a.since, "since", "", "start of the window: duration back from now or a time (default depends on the command)")
 	pf.StringVar(&a.until, "until", "now", "end of the window (exclusive)")
@@ -70,7 +70,8 @@ Time flags take a duration back from now (90m, 24h, 7d) or a time (RFC 3339, or
 	pf.IntVar(&a.status, "status", 0, "only this HTTP status code")
 	pf.StringVar(&a.errorType, "error-type", "", "only this error type")
 
-	root.AddCommand(a.topCmd(), a.trendCmd(), a.spikesCmd(), a.showCmd(), a.explainCmd(), a.unknownCmd(), a.quarantineCmd(), a.orgsCmd())
+	root.AddCommand(a.topCmd(), a.trendCmd(), a.spikesCmd(), a.showCmd(), a.explainCmd(), a.unknownCmd(), a.quarantineCmd(), a.orgsCmd(),
+		a.driftCmd(), a.incidentCmd())
 	return root
 }
 
@@ -80,7 +81,14 @@ func (a *app) prepare(cmd *cobra.Command, defaultSince string, unsupported ...st
 	var f query.Filter
 	switch a.format {
 	case "table", "json", "csv":
+	case formatMarkdown:
+		if cmd.Annotations[formatMarkdown] == "" {
+			return f, fmt.Errorf("--format markdown only applies to incident")
+		}
 	default:
+		if cmd.Annotations[formatMarkdown] != "" {
+			return f, fmt.Errorf("--format %q: want table, json, csv or markdown", a.format)
+		}
 		return f, fmt.Errorf("--format %q: want table, json or csv", a.format)
 	}
 	loc, err := time.LoadLocation(a.tz)

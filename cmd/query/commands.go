@@ -188,9 +188,10 @@ func (a *app) spikesCmd() *cobra.Command {
 		Short: "Error types whose recent rate is significantly above their own baseline",
 		Long: "spikes judges the last --window (ending at --until, default now, cut to the minute).\n\n" + query.SpikeMethod + `
 
-Parameters (flags): --window 1h, --baseline 6h (the period before the window),
---days 7 (same window on previous days), --alpha 1e-6, --min-count 20, --min-ratio 3.
---since does not apply.`,
+Parameters (flags): --window 1h, --baseline 6h (the period before the window; 0 for none),
+--days 7 (same window on previous days; 0 for none), --alpha 1e-6, --min-count 20,
+--min-ratio 3. --since does not apply. The table's BASIS says which baseline was higher:
+recent or time_of_day.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := a.prepare(cmd, "", "since")
@@ -215,10 +216,11 @@ Parameters (flags): --window 1h, --baseline 6h (the period before the window),
 				var rows [][]string
 				for _, s := range res.Spikes {
 					rows = append(rows, []string{s.ErrorType, u(s.Observed), fl(s.Expected), fl(s.Ratio), fl(s.PValue), fl(s.Log10P),
-						u(s.BaselineCount), fl(s.BaselineHours), s.Category, s.Actor, s.Remediation, s.DocsURL, bs(s.FirstSeenInRange)})
+						u(s.BaselineCount), fl(s.BaselineHours), s.Category, s.Actor, s.Remediation, s.DocsURL, bs(s.FirstSeenInRange),
+						fl(s.ExpectedRecent), fl(s.ExpectedTimeOfDay), s.Basis})
 				}
 				if err := a.writeCSV([]string{"error_type", "observed", "expected", "ratio", "p_value", "log10_p", "baseline_count",
-					"baseline_hours", "category", "actor", "remediation", "docs_url", "new_type"}, rows); err != nil {
+					"baseline_hours", "category", "actor", "remediation", "docs_url", "new_type", "expected_recent", "expected_time_of_day", "basis"}, rows); err != nil {
 					return err
 				}
 			}
@@ -235,11 +237,11 @@ Parameters (flags): --window 1h, --baseline 6h (the period before the window),
 			if a.format != "table" {
 				return nil
 			}
-			fmt.Fprintf(a.stdout, "%d spike(s) between %s against %s of baseline (alpha %g, min count %d, min ratio %g)\n\n",
-				len(res.Spikes), win, res.RecordedBaseline, p.Alpha, p.MinCount, p.MinRatio)
-			t := table{header: []string{"ERROR TYPE", "OBSERVED", "EXPECTED", "RATIO", "P-VALUE", "CATEGORY", "ACTOR"}, right: map[int]bool{1: true, 2: true, 3: true, 4: true}}
+			fmt.Fprintf(a.stdout, "%d spike(s) between %s against %s before it and %d previous day(s) at this time (alpha %g, min count %d, min ratio %g)\n\n",
+				len(res.Spikes), win, res.RecordedPreceding, res.RecordedDays, p.Alpha, p.MinCount, p.MinRatio)
+			t := table{header: []string{"ERROR TYPE", "OBSERVED", "EXPECTED", "RATIO", "P-VALUE", "BASIS", "CATEGORY", "ACTOR"}, right: map[int]bool{1: true, 2: true, 3: true, 4: true}}
 			for _, s := range res.Spikes {
-				t.rows = append(t.rows, []string{s.ErrorType, u(s.Observed), f2(s.Expected), f2(s.Ratio) + "x", pvalue(s), s.Category, s.Actor})
+				t.rows = append(t.rows, []string{s.ErrorType, u(s.Observed), f2(s.Expected), f2(s.Ratio) + "x", pvalue(s), s.Basis, s.Category, s.Actor})
 			}
 			t.paint = func(_, col int) string {
 				if col == 0 {
@@ -449,10 +451,18 @@ func (a *app) orgsTable(rows []query.OrgRow) {
 }
 
 func (a *app) unknownCmd() *cobra.Command {
-	return &cobra.Command{
+	var drafts bool
+	cmd := &cobra.Command{
 		Use:   "unknown",
 		Short: "Error types seen but not in the catalog: first/last seen, count, a sample (default last 7d)",
-		Args:  cobra.NoArgs,
+		Long: `unknown lists error types the ingester did not find in its catalog and that the catalog
+table still lacks, busiest first. --drafts prints a draft catalog entry for each instead, as
+YAML for the overrides file (config catalog.overrides): the status code and sample message
+as seen, a category guessed from the name against the taxonomy (the category whose catalog
+types share the most words with it, generic words like "invalid" or "missing" left out;
+request_validation when nothing matches) with the reason in a comment, that category's
+usual actor, and a remediation marked DRAFT. Review every field before adding them.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := a.prepare(cmd, "7d", "category")
 			if err != nil {
@@ -460,6 +470,26 @@ func (a *app) unknownCmd() *cobra.Command {
 			}
 			rows, truncated, err := a.client.Unknown(ctxOf(cmd), f)
 			if err != nil {
+				return err
+			}
+			if drafts {
+				if a.format != "table" {
+					return fmt.Errorf("--drafts prints YAML: --format %s does not apply", a.format)
+				}
+				if len(rows) == 0 {
+					a.empty("no error types outside the catalog between " + a.window(f) + ": no drafts")
+					return nil
+				}
+				known, err := a.client.KnownEntries(ctxOf(cmd))
+				if err != nil {
+					return err
+				}
+				y, err := query.UnknownDrafts(rows, known)
+				if err != nil {
+					return err
+				}
+				_, err = a.stdout.Write(y)
+				a.warnTruncated(truncated)
 				return err
 			}
 			switch a.format {
@@ -495,6 +525,8 @@ func (a *app) unknownCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&drafts, "drafts", false, "print draft catalog entries (YAML for catalog.overrides) instead of the list")
+	return cmd
 }
 
 func (a *app) quarantineCmd() *cobra.Command {

@@ -76,6 +76,21 @@ func TestCLI(t *testing.T) {
 	if err := batch.Send(); err != nil {
 		t.Fatal(err)
 	}
+	// Drift: the API sends typ with a new message; and an organization ID out to break Markdown.
+	const evilOrg = "org-`x`|*[evil](http://e.test)\x1b[31m"
+	batch, err = ch.Conn.PrepareBatch(ctx, "INSERT INTO "+ch.Database+".events (event_time, status_code, error_type, request_id, error_message, environment, category, actor, known, organization_id, project_id, flags)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		if err := batch.Append(now.Add(-time.Duration(i+2)*time.Minute), uint16(400), typ, "req-drift", "The new docs' text.", "live",
+			entry.Category, entry.Actor, uint8(1), evilOrg, "p1", []string{"message_mismatch"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
 
 	out, _, code = runCLI(t, "top", "--format", "json", "--since", "2h")
 	var top []map[string]any
@@ -87,7 +102,7 @@ func TestCLI(t *testing.T) {
 			t.Errorf("top json lacks %s: %v", k, top[0])
 		}
 	}
-	if top[0]["error_type"] != typ || top[0]["count"] != 30.0 || top[0]["remediation"] == "" || top[0]["known"] != true {
+	if top[0]["error_type"] != typ || top[0]["count"] != 36.0 || top[0]["remediation"] == "" || top[0]["known"] != true {
 		t.Errorf("top json first row %v", top[0])
 	}
 
@@ -106,6 +121,8 @@ func TestCLI(t *testing.T) {
 		{"trend", "--since", "1h"}, {"trend", "--since", "1h", "--format", "csv"}, {"spikes"}, {"show", "req-new"},
 		{"explain", typ}, {"unknown"}, {"quarantine"}, {"orgs", "--error-type", typ},
 		{"orgs", "--category", entry.Category, "--format", "json"}, {"top", "--org", "x' OR 1=1 --"},
+		{"incident"}, {"incident", "--format", "markdown"}, {"incident", "--format", "csv"}, {"drift"}, {"unknown", "--drafts"},
+		{"drift", "--format", "csv"},
 	} {
 		out, stderr, code := runCLI(t, args...)
 		if code != 0 {
@@ -120,6 +137,43 @@ func TestCLI(t *testing.T) {
 	out, _, _ = runCLI(t, "unknown", "--format", "json")
 	if !strings.Contains(out, `"brand_new_error"`) || strings.Contains(out, typ) {
 		t.Errorf("unknown: %s", out)
+	}
+
+	// drift, its override entries, unknown's drafts.
+	out, _, code = runCLI(t, "drift")
+	if code != 0 || !strings.Contains(out, typ) || !strings.Contains(out, "The new docs' text.") {
+		t.Errorf("drift: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "drift", "--overrides")
+	if ovs, err := catalog.ParseOverrides(strings.NewReader(out)); code != 0 || err != nil || len(ovs) != 1 || ovs[0].ErrorMessage != "The new docs' text." {
+		t.Errorf("drift --overrides: %d %v\n%s", code, err, out)
+	} else if _, err := catalog.New(cat.Entries(), ovs); err != nil {
+		t.Errorf("drift --overrides do not load: %v", err)
+	}
+	out, _, code = runCLI(t, "unknown", "--drafts")
+	if ovs, err := catalog.ParseOverrides(strings.NewReader(out)); code != 0 || err != nil || len(ovs) != 1 || ovs[0].ErrorType != "brand_new_error" ||
+		ovs[0].StatusCode != 404 || !strings.Contains(out, "# DRAFT for review") {
+		t.Errorf("unknown --drafts: %d %v\n%s", code, err, out)
+	}
+	// incident: table, markdown (inert: the evil org is escaped), json. The window holds every
+	// event above and nothing is before it, whatever the clock: no baseline to judge spikes.
+	incUntil := now.Truncate(time.Minute).Add(time.Minute)
+	win := []string{"--since", incUntil.Add(-45 * time.Minute).Format(time.RFC3339), "--until", incUntil.Format(time.RFC3339)}
+	out, _, code = runCLI(t, append([]string{"incident"}, win...)...)
+	if code != 0 || !strings.Contains(out, "Incident summary") || !strings.Contains(out, "Spikes cannot be judged") || !strings.Contains(out, "ENVIRONMENT") ||
+		!strings.Contains(out, "faultline-overview") {
+		t.Errorf("incident: %d\n%s", code, out)
+	}
+	out, _, code = runCLI(t, append([]string{"incident", "--format", "markdown", "--runbook-url", "https://wiki.example.test/oncall"}, win...)...)
+	if code != 0 || !strings.HasPrefix(out, "### Incident summary") || !strings.Contains(out, "| organization | events | share |") ||
+		strings.Contains(out, "\x1b") || strings.Contains(out, "[evil](") || !strings.Contains(out, `\[evil\]`) ||
+		!strings.Contains(out, "(<https://wiki.example.test/oncall>)") {
+		t.Errorf("incident markdown: %d\n%s", code, out)
+	}
+	var inc map[string]any
+	out, _, code = runCLI(t, append([]string{"incident", "--format", "json"}, win...)...)
+	if code != 0 || json.Unmarshal([]byte(out), &inc) != nil || inc["total"] != 37.0 || inc["trend"] == nil {
+		t.Errorf("incident json: %d %s", code, out)
 	}
 
 	// Wrong input: non-zero exit with a message naming the problem.
@@ -140,6 +194,11 @@ func TestCLI(t *testing.T) {
 		{[]string{"show"}, "accepts 1 arg"},
 		{[]string{"explain", "no_such_type"}, "not in the catalog"},
 		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"top", "--format", "markdown"}, "only applies to incident"},
+		{[]string{"unknown", "--drafts", "--format", "json"}, "--drafts prints YAML"},
+		{[]string{"drift", "--overrides", "--format", "csv"}, "--overrides prints YAML"},
+		{[]string{"incident", "--format", "xml"}, "csv or markdown"},
+		{[]string{"incident", "--grafana-url", "not a url"}, "--grafana-url"},
 	} {
 		_, stderr, code := runCLI(t, c.args...)
 		if code == 0 || !strings.Contains(stderr, c.want) {

@@ -1,0 +1,127 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// EnvRow is one environment's share of the incident's events.
+type EnvRow struct {
+	Environment string  `json:"environment"`
+	Count       uint64  `json:"count"`
+	Share       float64 `json:"share"`
+}
+
+// IncidentSpike is a spike with when it was first and last seen in the window.
+type IncidentSpike struct {
+	Spike
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// Incident is what the on-call person needs first about the window: the spikes, and for
+// them (or for everything when nothing spikes) the organizations and environments hit and
+// the trend.
+type Incident struct {
+	Since    time.Time       `json:"since"`
+	Until    time.Time       `json:"until"`
+	Spikes   []IncidentSpike `json:"spikes"`
+	Judged   *SpikesResult   `json:"-"`
+	Scope    []string        `json:"scope"` // the types below are about; empty: all types
+	Total    uint64          `json:"total"` // events in scope in the window
+	Orgs     []OrgRow        `json:"orgs"`
+	OrgsCut  bool            `json:"orgs_truncated"`
+	Envs     []EnvRow        `json:"environments"`
+	Trend    *TrendResult    `json:"trend"` // nil when the window has no events
+	Baseline time.Duration   `json:"-"`
+}
+
+// maxIncidentTypes is how many spiking types the incident's trend draws.
+const maxIncidentTypes = 5
+
+// Incident judges the window [f.Since, f.Until) for spikes with p (its Window set to the
+// window, which must be whole minutes) and summarizes it.
+func (c *Client) Incident(ctx context.Context, f Filter, p SpikeParams, orgs int) (*Incident, error) {
+	if !f.Until.After(f.Since) {
+		return nil, fmt.Errorf("incident: until %s is not after since %s", f.Until, f.Since)
+	}
+	f.Since, f.Until = f.Since.UTC().Truncate(time.Minute), f.Until.UTC().Truncate(time.Minute)
+	if !f.Until.After(f.Since) {
+		return nil, fmt.Errorf("incident: the window cut to whole minutes is empty: give at least --since 1m")
+	}
+	p.Window = f.Until.Sub(f.Since)
+	sres, err := c.Spikes(ctx, f, p)
+	if err != nil {
+		return nil, fmt.Errorf("incident: %w", err)
+	}
+	inc := &Incident{Since: f.Since, Until: f.Until, Judged: sres, Spikes: []IncidentSpike{}, Scope: []string{}, Orgs: []OrgRow{}, Envs: []EnvRow{},
+		Baseline: sres.RecordedBaseline}
+	scoped := f
+	for _, sp := range sres.Spikes {
+		inc.Scope = append(inc.Scope, sp.ErrorType)
+	}
+	scoped.ErrorTypes = inc.Scope
+
+	cond, cargs := scoped.where()
+	rng, rargs := timeRange("event_time", f.Since, f.Until)
+	args := append(rargs, cargs...)
+	first := map[string][2]time.Time{}
+	if len(inc.Scope) > 0 {
+		s := c.limit(stmt{name: "incident: first seen", sql: `SELECT error_type, min(event_time), max(event_time)
+FROM ${db}.events
+WHERE ` + rng + cond + `
+GROUP BY error_type
+ORDER BY error_type`, args: args})
+		if _, err := c.run(ctx, s, func(r Rows) error {
+			var t string
+			var a, b time.Time
+			if err := r.Scan(&t, &a, &b); err != nil {
+				return err
+			}
+			first[t] = [2]time.Time{a.UTC(), b.UTC()}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	for _, sp := range sres.Spikes {
+		fl := first[sp.ErrorType]
+		inc.Spikes = append(inc.Spikes, IncidentSpike{Spike: sp, FirstSeen: fl[0], LastSeen: fl[1]})
+	}
+
+	s := c.limit(stmt{name: "incident: environments", sql: `SELECT environment, count() AS n
+FROM ${db}.events
+WHERE ` + rng + cond + `
+GROUP BY environment
+ORDER BY n DESC, environment`, args: args})
+	if _, err := c.run(ctx, s, func(r Rows) error {
+		var e EnvRow
+		if err := r.Scan(&e.Environment, &e.Count); err != nil {
+			return err
+		}
+		inc.Total += e.Count
+		inc.Envs = append(inc.Envs, e)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i := range inc.Envs {
+		inc.Envs[i].Share = float64(inc.Envs[i].Count) / float64(inc.Total)
+	}
+	if inc.Total == 0 {
+		return inc, nil
+	}
+	o, err := c.Orgs(ctx, scoped, orgs)
+	if err != nil {
+		return nil, fmt.Errorf("incident: %w", err)
+	}
+	if o.Rows != nil {
+		inc.Orgs = o.Rows
+	}
+	inc.OrgsCut = o.Truncated
+	if inc.Trend, err = c.Trend(ctx, scoped, min(len(inc.Scope), maxIncidentTypes)); err != nil {
+		return nil, fmt.Errorf("incident: %w", err)
+	}
+	return inc, nil
+}
