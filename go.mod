@@ -14,11 +14,14 @@ go 1.26.0
 //   the npm library @chdb/lib-linux-x64-gnu@26.7.3-stable.1 that scripts/deps.sh installs.
 // - grafana-foundation-sdk/go v0.0.22: dashboards as code; the version whose strict decoding
 //   the dashboard tests rely on.
+// - prometheus/common v0.66.1: already required by client_golang v1.23.2; its version package
+//   holds the -ldflags build stamps (internal/buildinfo), as in Prometheus' own binaries.
 require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.25.0
 	github.com/chdb-io/chdb-go v1.11.0
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/prometheus/client_golang v1.23.2
+	github.com/prometheus/common v0.66.1
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/viper v1.21.0
@@ -45,7 +48,6 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/prometheus/client_model v0.6.2 // indirect
-	github.com/prometheus/common v0.66.1 // indirect
 	github.com/prometheus/procfs v0.16.1 // indirect
 	github.com/sagikazarmark/locafero v0.11.0 // indirect
 	github.com/segmentio/asm v1.2.0 // indirect

@@ -108,7 +108,7 @@ done
 
 log "building ingest, loadgen, devbroker into .run/bin"
 mkdir -p "$BIN"
-(cd "$ROOT" && for c in ingest loadgen devbroker; do go build -o "$BIN/$c" "./cmd/$c" || exit 1; done) ||
+(cd "$ROOT" && for c in ingest loadgen devbroker; do go build -ldflags "${FAULTLINE_LDFLAGS:-}" -o "$BIN/$c" "./cmd/$c" || exit 1; done) ||
 	die "go build failed"
 
 rm -rf "$DIR"

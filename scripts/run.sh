@@ -80,7 +80,7 @@ metric_sum() {
 
 log "building ingest and loadgen into .run/bin"
 mkdir -p "$BIN"
-(cd "$ROOT" && go build -o "$BIN/ingest" ./cmd/ingest && go build -o "$BIN/loadgen" ./cmd/loadgen) ||
+(cd "$ROOT" && go build -ldflags "${FAULTLINE_LDFLAGS:-}" -o "$BIN/ingest" ./cmd/ingest && go build -ldflags "${FAULTLINE_LDFLAGS:-}" -o "$BIN/loadgen" ./cmd/loadgen) ||
 	die "go build failed"
 
 if port_open "${METRICS%:*}" "${METRICS##*:}"; then

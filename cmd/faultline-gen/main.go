@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/alerting"
 	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/dashboards"
+	"github.com/faultline/faultline/internal/buildinfo"
 )
 
 func main() {
@@ -28,6 +29,10 @@ func main() {
 func run(args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("usage: faultline-gen rules|dashboards [flags]")
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		fmt.Println(buildinfo.Get().String("faultline-gen"))
+		return nil
 	}
 	switch args[0] {
 	case "rules":

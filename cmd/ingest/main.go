@@ -30,6 +30,7 @@ import (
 	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
 	"github.com/faultline/faultline/schema"
@@ -90,6 +91,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.AddCommand(runCmd, migrateCmd)
+	buildinfo.Cobra(root)
 	return root
 }
 
@@ -162,6 +164,8 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 		}
 		defer srv.Close()
 	}
+	bi := buildinfo.Get()
+	log.Info("starting", "version", bi.Version, "revision", bi.Revision)
 	log.Info("catalog loaded", "version", cat.Version(), "entries", cat.Len())
 
 	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})

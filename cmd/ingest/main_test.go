@@ -78,6 +78,19 @@ func waitStatus(t *testing.T, url string, want int) string {
 	}
 }
 
+func TestVersionOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"run", "--version"}, {"migrate", "--version"}} {
+		var out strings.Builder
+		// No broker, no ClickHouse: --version must answer without touching either.
+		if err := execute(context.Background(), &out, args...); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if got := out.String(); !strings.HasPrefix(got, "ingest version ") || !strings.Contains(got, "commit ") || !strings.Contains(got, "go1.") {
+			t.Errorf("%v printed %q", args, got)
+		}
+	}
+}
+
 func TestServesMetricsHealthAndReadiness(t *testing.T) {
 	b := testenv.Broker(t, "api-errors", 2)
 	srv := testenv.StartClickHouseServer(t)
@@ -95,7 +108,8 @@ func TestServesMetricsHealthAndReadiness(t *testing.T) {
 		`faultline_events_total{category="billing",environment="live",error_type="billing_not_verified",status_code="400"} 0`,
 		`faultline_rejected_total{reason="not_json_object"} 0`,
 		`faultline_catalog_info{`,
-		`faultline_build_info{`,
+		`faultline_build_info{build_date="`,
+		`,revision="`,
 		`faultline_inflight_bytes_limit `,
 		`go_goroutines `,
 	} {

@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/loadgen"
 )
 
@@ -86,6 +87,7 @@ func newCommand(log *slog.Logger) *cobra.Command {
 	fl.StringVar(&f.balancer, "balancer", "hash", "hash (by organization or request id) or round-robin")
 	fl.IntVar(&f.concurrency, "concurrency", 4, "writes in flight")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "write the ground truth of the delivered messages (loadgen.Expected) to this file")
+	buildinfo.Cobra(cmd)
 	return cmd
 }
 

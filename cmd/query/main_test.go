@@ -24,6 +24,15 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errOut.String(), code
 }
 
+func TestVersionOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"top", "--version"}, {"spikes", "--version"}, {"orgs", "--version"}} {
+		out, stderr, code := runCLI(t, args...)
+		if code != 0 || !strings.HasPrefix(out, "query version ") || !strings.Contains(out, "commit ") {
+			t.Errorf("%v: exit %d, out %q, stderr %q", args, code, out, stderr)
+		}
+	}
+}
+
 // TestCLI runs the commands against clickhouse-server 18.16 as the read-only user; the
 // query package's tests check every number on both ClickHouses, this checks the command line.
 func TestCLI(t *testing.T) {
