@@ -65,12 +65,15 @@ func (a *app) topCmd() *cobra.Command {
 					changeStr(changeOf(res.Total, res.PreviousTotal)))
 				t := table{header: []string{"ERROR TYPE", "COUNT", "SHARE", "PREV", "CHANGE", "CATEGORY", "ACTOR", "REMEDIATION"},
 					right: map[int]bool{1: true, 2: true, 3: true, 4: true}}
+				shortened := false
 				for _, r := range res.Rows {
 					rem := r.Remediation
 					if !r.Known {
 						rem = "not in the catalog: see `query unknown`"
 					}
-					t.rows = append(t.rows, []string{r.ErrorType, u(r.Count), pct(r.Share), u(r.PreviousCount), changeStr(r.Change), r.Category, r.Actor, cut(rem, 70)})
+					name, short := typeLabel(r.ErrorType)
+					shortened = shortened || short
+					t.rows = append(t.rows, []string{name, u(r.Count), pct(r.Share), u(r.PreviousCount), changeStr(r.Change), r.Category, r.Actor, cut(rem, 70)})
 				}
 				t.paint = func(i, col int) string {
 					if col != 4 {
@@ -84,6 +87,9 @@ func (a *app) topCmd() *cobra.Command {
 					return ""
 				}
 				a.writeTable(t)
+				if shortened {
+					fmt.Fprintf(a.stdout, "\n%s %s\n", a.paint(ansiDim, "note:"), fullNamesHint)
+				}
 			}
 			a.warnTruncated(res.Truncated)
 			return nil
@@ -158,8 +164,10 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 			fmt.Fprintf(a.stdout, "%d events between %s and %s, %s buckets\n\n", res.All.Total, a.fmtTime(res.Since), a.fmtTime(res.Until), res.Bucket)
 			t := table{header: []string{"SERIES", "TOTAL", "PEAK", "CHART"}, right: map[int]bool{1: true, 2: true}}
 			var factor int
+			shortened := false
 			for _, s := range series {
-				name := s.ErrorType
+				name, short := typeLabel(s.ErrorType)
+				shortened = shortened || short
 				if name == "" {
 					name = "all"
 				}
@@ -174,6 +182,9 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 			a.writeTable(t)
 			fmt.Fprintf(a.stdout, "\n%s %s … %s; one character = %s; peak = most events in one %s bucket\n",
 				a.paint(ansiDim, "chart:"), a.fmtTime(res.Since), a.fmtTime(res.Until), res.Bucket*time.Duration(factor), res.Bucket)
+			if shortened {
+				fmt.Fprintf(a.stdout, "%s %s\n", a.paint(ansiDim, "note:"), fullNamesHint)
+			}
 			return nil
 		},
 	}
@@ -326,7 +337,7 @@ func (a *app) showCmd() *cobra.Command {
 					a.kv([][2]string{
 						{"request_id", e.RequestID}, {"time", a.fmtTime(e.EventTime) + fmt.Sprintf(" (+%dms)", e.EventTime.Nanosecond()/1e6)},
 						{"error_type", e.ErrorType}, {"status", strconv.Itoa(int(e.StatusCode))}, {"message", e.ErrorMessage},
-						{"request", e.Method + " " + e.Path}, {"environment", e.Environment}, {"organization", e.OrganizationID},
+						{"request", e.Method + " " + e.Path}, {"environment", e.Environment}, {"organization", orgLabel(e.OrganizationID)},
 						{"project", e.ProjectID}, {"member", e.MemberID}, {"client", e.Client}, {"region", e.Region},
 						{"latency_ms", optf(e.LatencyMS)}, {"flags", strings.Join(e.Flags, ", ")}, {"attributes", attrs(e.Attributes)},
 						{"catalog_version", e.CatalogVersion},
@@ -443,7 +454,7 @@ func (a *app) orgsCSV(rows []query.OrgRow) error {
 func (a *app) orgsTable(rows []query.OrgRow) {
 	t := table{header: []string{"ORGANIZATION", "COUNT", "SHARE", "TYPES", "PROJECTS", "FIRST", "LAST"}, right: map[int]bool{1: true, 2: true, 3: true, 4: true}}
 	for _, o := range rows {
-		t.rows = append(t.rows, []string{o.OrganizationID, u(o.Count), pct(o.Share), u(o.ErrorTypes), u(o.Projects), a.fmtTime(o.FirstSeen), a.fmtTime(o.LastSeen)})
+		t.rows = append(t.rows, []string{orgLabel(o.OrganizationID), u(o.Count), pct(o.Share), u(o.ErrorTypes), u(o.Projects), a.fmtTime(o.FirstSeen), a.fmtTime(o.LastSeen)})
 	}
 	a.writeTable(t)
 }
