@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -29,6 +30,7 @@ type Config struct {
 	Checks     Checks
 	Catalog    Catalog
 	Metrics    Metrics
+	Alerts     Alerts
 	Ingest     Ingest
 	Query      Query
 	Log        Log
@@ -93,6 +95,16 @@ type Metrics struct {
 	MaxUnknownErrorTypes int
 }
 
+// Alerts configures the generated Prometheus rules (faultline-gen rules --config): severity
+// label values, runbook and Grafana links, the ingesters' scrape job.
+type Alerts struct {
+	SeverityPage   string
+	SeverityTicket string
+	RunbookURL     string
+	GrafanaURL     string
+	IngestJob      string
+}
+
 // Ingest holds the ingester's own behaviour.
 type Ingest struct {
 	ShutdownTimeout time.Duration
@@ -152,6 +164,12 @@ func Defaults() map[string]any {
 
 		"metrics.listen":                  "127.0.0.1:9464",
 		"metrics.max_unknown_error_types": 50,
+
+		"alerts.severity_page":   "critical",
+		"alerts.severity_ticket": "warning",
+		"alerts.runbook_url":     "https://github.com/faultline/faultline/blob/main/docs/runbooks",
+		"alerts.grafana_url":     "http://127.0.0.1:3000",
+		"alerts.ingest_job":      "faultline-ingest",
 
 		"ingest.shutdown_timeout": "30s",
 		"ingest.migrate_on_start": true,
@@ -276,6 +294,16 @@ func (r *reader) duration(key string, min time.Duration) time.Duration {
 	return d
 }
 
+// absURL reads an absolute http(s) URL, for links put into alert annotations.
+func (r *reader) absURL(key string) string {
+	s := r.str(key)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(key, "%q must be an absolute http:// or https:// URL", s)
+	}
+	return s
+}
+
 func (r *reader) boolean(key string) bool {
 	b, err := cast.ToBoolE(r.v.Get(key))
 	if err != nil {
@@ -318,6 +346,9 @@ func (r *reader) hostPorts(key string) []string {
 }
 
 var groupRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+
+// labelValueRE bounds values the rule generator puts into PromQL matchers and labels.
+var labelValueRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,63}$`)
 
 func fromViper(v *viper.Viper) (*Config, error) {
 	r := &reader{v: v}
@@ -399,6 +430,18 @@ func fromViper(v *viper.Viper) (*Config, error) {
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
 			r.fail("metrics.listen", "%q is not host:port", c.Metrics.Listen)
+		}
+	}
+	c.Alerts = Alerts{
+		SeverityPage:   r.str("alerts.severity_page"),
+		SeverityTicket: r.str("alerts.severity_ticket"),
+		RunbookURL:     r.absURL("alerts.runbook_url"),
+		GrafanaURL:     r.absURL("alerts.grafana_url"),
+		IngestJob:      r.str("alerts.ingest_job"),
+	}
+	for _, k := range []string{"alerts.severity_page", "alerts.severity_ticket", "alerts.ingest_job"} {
+		if v := r.str(k); !labelValueRE.MatchString(v) {
+			r.fail(k, "%q must be 1-63 of [A-Za-z0-9_.:-]", v)
 		}
 	}
 	c.Ingest = Ingest{

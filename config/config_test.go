@@ -114,6 +114,11 @@ func TestBadValuesNameTheirKey(t *testing.T) {
 		{"FAULTLINE_INGEST_MIGRATE_ON_START", "perhaps", "ingest.migrate_on_start"},
 		{"FAULTLINE_KAFKA_HEARTBEAT_INTERVAL", "1m", "kafka.heartbeat_interval"},
 		{"FAULTLINE_METRICS_LISTEN", "9464", "metrics.listen"},
+		{"FAULTLINE_ALERTS_SEVERITY_PAGE", `crit"ical`, "alerts.severity_page"},
+		{"FAULTLINE_ALERTS_SEVERITY_TICKET", "warn ing", "alerts.severity_ticket"},
+		{"FAULTLINE_ALERTS_INGEST_JOB", "a job", "alerts.ingest_job"},
+		{"FAULTLINE_ALERTS_GRAFANA_URL", "grafana:3000", "alerts.grafana_url"},
+		{"FAULTLINE_ALERTS_RUNBOOK_URL", "docs/runbooks", "alerts.runbook_url"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
