@@ -23,11 +23,15 @@ func optf(v *float64) string {
 }
 
 func (a *app) topCmd() *cobra.Command {
-	return &cobra.Command{
+	var out string
+	cmd := &cobra.Command{
 		Use:   "top",
 		Short: "Error types in a window: count, share, change against the previous window, remediation",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOut(out); err != nil {
+				return err
+			}
 			f, err := a.prepare(cmd, "24h")
 			if err != nil {
 				return err
@@ -35,6 +39,11 @@ func (a *app) topCmd() *cobra.Command {
 			res, err := a.client.Top(ctxOf(cmd), f)
 			if err != nil {
 				return err
+			}
+			if out != "" {
+				if err := a.topPicture(out, f, res); err != nil {
+					return err
+				}
 			}
 			if a.format == "json" {
 				rows := res.Rows
@@ -95,6 +104,8 @@ func (a *app) topCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&out, "out", "", outFlagHelp)
+	return cmd
 }
 
 func changeOf(cur, prev uint64) *float64 {
@@ -107,6 +118,7 @@ func changeOf(cur, prev uint64) *float64 {
 
 func (a *app) trendCmd() *cobra.Command {
 	var types int
+	var out string
 	cmd := &cobra.Command{
 		Use:   "trend",
 		Short: "Counts over time per error type, drawn in the terminal",
@@ -116,6 +128,9 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 --format json|csv gives the data (csv: one row per bucket and series; error_type "" is the total).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOut(out); err != nil {
+				return err
+			}
 			f, err := a.prepare(cmd, "24h")
 			if err != nil {
 				return err
@@ -123,6 +138,11 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 			res, err := a.client.Trend(ctxOf(cmd), f, types)
 			if err != nil {
 				return err
+			}
+			if out != "" {
+				if err := a.trendPicture(out, res); err != nil {
+					return err
+				}
 			}
 			series := append([]query.Series{res.All}, res.Types...)
 			switch a.format {
@@ -189,6 +209,7 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 		},
 	}
 	cmd.Flags().IntVar(&types, "types", 5, "how many of the busiest error types to draw (0-50)")
+	cmd.Flags().StringVar(&out, "out", "", outFlagHelp)
 	return cmd
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,6 +111,36 @@ func TestCLI(t *testing.T) {
 	out, _, code = runCLI(t, "top")
 	if code != 0 || !strings.Contains(out, "ERROR TYPE") || !strings.Contains(out, typ) || strings.Contains(out, "\x1b[") {
 		t.Errorf("top table: %d\n%s", code, out)
+	}
+
+	// Pictures: --out draws the same result into a PNG or an SVG.
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		file string
+		sniff string
+	}{
+		{[]string{"trend", "--since", "1h"}, "trend.png", "image/png"},
+		{[]string{"top", "--since", "2h"}, "top.svg", "text/xml; charset=utf-8"},
+	} {
+		path := filepath.Join(dir, c.file)
+		out, stderr, code := runCLI(t, append(c.args, "--out", path)...)
+		b, err := os.ReadFile(path)
+		if code != 0 || err != nil || !strings.Contains(stderr, "chart written to "+path) || !strings.Contains(out, typ) {
+			t.Fatalf("%v --out %s: exit %d, %v, stderr %q, out %q", c.args, path, code, err, stderr, out)
+		}
+		if got := http.DetectContentType(b); got != c.sniff || len(b) < 2000 {
+			t.Errorf("%s: %d bytes sniffed as %q, want %q", c.file, len(b), got, c.sniff)
+		}
+		if c.file == "top.svg" && !strings.Contains(string(b), "<svg") {
+			t.Errorf("top.svg is not an SVG: %.200s", b)
+		}
+	}
+	if _, stderr, code := runCLI(t, "top", "--out", filepath.Join(dir, "top.jpg")); code == 0 || !strings.Contains(stderr, ".png or .svg") {
+		t.Errorf("top --out top.jpg: exit %d, %q", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, "trend", "--since", "1h", "--env", "nowhere", "--out", filepath.Join(dir, "empty.png")); code != 0 || !strings.Contains(stderr, "not written") {
+		t.Errorf("empty trend --out: exit %d, %q", code, stderr)
 	}
 
 	for _, args := range [][]string{
