@@ -116,8 +116,8 @@ func TestCLI(t *testing.T) {
 	// Pictures: --out draws the same result into a PNG or an SVG.
 	dir := t.TempDir()
 	for _, c := range []struct {
-		args []string
-		file string
+		args  []string
+		file  string
 		sniff string
 	}{
 		{[]string{"trend", "--since", "1h"}, "trend.png", "image/png"},
