@@ -32,6 +32,7 @@ type Config struct {
 	Metrics    Metrics
 	Alerts     Alerts
 	Ingest     Ingest
+	Retention  Retention
 	Query      Query
 	Log        Log
 }
@@ -111,6 +112,15 @@ type Ingest struct {
 	MigrateOnStart  bool
 }
 
+// Retention is how long each table keeps rows (whole days; 0 keeps them forever) and how
+// often the ingester enforces it (0: never; `ingest retention` does it on demand).
+type Retention struct {
+	Events     time.Duration
+	Quarantine time.Duration
+	Rollup     time.Duration
+	Interval   time.Duration
+}
+
 // Query bounds what the query CLI asks of ClickHouse.
 type Query struct {
 	Timeout time.Duration
@@ -173,6 +183,11 @@ func Defaults() map[string]any {
 
 		"ingest.shutdown_timeout": "30s",
 		"ingest.migrate_on_start": true,
+
+		"retention.events":     "30d",
+		"retention.quarantine": "7d",
+		"retention.rollup":     "400d",
+		"retention.interval":   "1h",
 
 		"query.timeout":  "10s",
 		"query.max_rows": 1000,
@@ -290,6 +305,26 @@ func (r *reader) duration(key string, min time.Duration) time.Duration {
 	}
 	if d < min {
 		r.fail(key, "must be at least %s, got %s", min, d)
+	}
+	return d
+}
+
+// days reads a retention: "30d", a duration of whole days ("720h"), or 0 for forever.
+func (r *reader) days(key string) time.Duration {
+	raw := strings.TrimSpace(cast.ToString(r.v.Get(key)))
+	const day = 24 * time.Hour
+	if n, ok := strings.CutSuffix(raw, "d"); ok {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 {
+			r.fail(key, "want whole days such as 30d (or 0 to keep forever), got %q", raw)
+			return 0
+		}
+		return time.Duration(v) * day
+	}
+	d, err := cast.ToDurationE(raw)
+	if err != nil || d < 0 || d%day != 0 {
+		r.fail(key, "want whole days such as 30d (or 0 to keep forever), got %q", raw)
+		return 0
 	}
 	return d
 }
@@ -447,6 +482,15 @@ func fromViper(v *viper.Viper) (*Config, error) {
 	c.Ingest = Ingest{
 		ShutdownTimeout: r.duration("ingest.shutdown_timeout", time.Second),
 		MigrateOnStart:  r.boolean("ingest.migrate_on_start"),
+	}
+	c.Retention = Retention{
+		Events:     r.days("retention.events"),
+		Quarantine: r.days("retention.quarantine"),
+		Rollup:     r.days("retention.rollup"),
+		Interval:   r.duration("retention.interval", 0),
+	}
+	if c.Retention.Interval > 0 && c.Retention.Interval < time.Minute {
+		r.fail("retention.interval", "must be 0 (off) or at least 1m, got %s", c.Retention.Interval)
 	}
 	c.Query = Query{
 		Timeout: r.duration("query.timeout", 100*time.Millisecond),

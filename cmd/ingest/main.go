@@ -3,6 +3,7 @@
 //
 //	ingest [run] [--drain]   consume (until SIGTERM/SIGINT, or with --drain until caught up)
 //	ingest migrate           apply the ClickHouse schema and exit
+//	ingest retention         drop partitions past retention.* (and set TTL where supported)
 package main
 
 import (
@@ -33,6 +34,7 @@ import (
 	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
+	"github.com/faultline/faultline/retention"
 	"github.com/faultline/faultline/schema"
 	"github.com/faultline/faultline/store"
 )
@@ -90,7 +92,7 @@ func newRoot() *cobra.Command {
 			return nil
 		},
 	}
-	root.AddCommand(runCmd, migrateCmd)
+	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath))
 	buildinfo.Cobra(root)
 	return root
 }
@@ -167,6 +169,10 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 	bi := buildinfo.Get()
 	log.Info("starting", "version", bi.Version, "revision", bi.Revision)
 	log.Info("catalog loaded", "version", cat.Version(), "entries", cat.Len())
+	rm := retention.NewMetrics(reg)
+	if cfg.Retention.Interval > 0 {
+		go retention.Schedule(ctx, schema.Native(conn), cfg.ClickHouse.Database, policy(cfg), cfg.Retention.Interval, rm, log)
+	}
 
 	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
 	if drain {

@@ -212,3 +212,44 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 	_ = ch.Conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ch.Database+"_m")
 }
+
+// TestRetentionCommand: `ingest retention --dry-run` lists, `ingest retention` drops the day
+// partitions past retention.events and leaves the rest.
+func TestRetentionCommand(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	ctx := context.Background()
+	env(t, "127.0.0.1:9", ch.Addr, ch.Database)
+	t.Setenv("FAULTLINE_RETENTION_EVENTS", "10d")
+	if err := execute(ctx, io.Discard, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().UTC().AddDate(0, 0, -20)
+	for _, ts := range []time.Time{old, time.Now().UTC()} {
+		if err := ch.Conn.Exec(ctx, "INSERT INTO "+ch.Database+".events (event_time, error_type, status_code) SELECT toDateTime(?), 'billing_not_verified', 400", ts.Format("2006-01-02 15:04:05")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	part := old.Format("20060102")
+	var out strings.Builder
+	if err := execute(ctx, &out, "retention", "--dry-run"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "would drop " + ch.Database + ".events partition " + part + " (1 rows)\n"; out.String() != want {
+		t.Fatalf("dry run printed %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	if err := execute(ctx, &out, "retention"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "dropped "+ch.Database+".events partition "+part) {
+		t.Fatalf("retention printed %q", out.String())
+	}
+	var n uint64
+	if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.Database+".events").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d events left (%v), want the recent one", n, err)
+	}
+	out.Reset()
+	if err := execute(ctx, &out, "retention"); err != nil || out.String() != "nothing past retention\n" {
+		t.Fatalf("second run: %q, %v", out.String(), err)
+	}
+}
