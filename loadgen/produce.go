@@ -169,6 +169,14 @@ func Produce(ctx context.Context, w *kafka.Writer, gen *Generator, rate float64,
 	if rate == 0 && count == 0 {
 		return Stats{}, errors.New("loadgen: need a rate or a count (or both)")
 	}
+	return produce(ctx, w, po, func(ctx context.Context, po ProduceOptions, out chan<- batch) {
+		generate(ctx, gen, rate, count, po, out)
+	})
+}
+
+// produce runs feed, which sends batches until it is done or ctx ends, and the writers that
+// deliver them.
+func produce(ctx context.Context, w *kafka.Writer, po ProduceOptions, feed func(context.Context, ProduceOptions, chan<- batch)) (Stats, error) {
 	if po.ProgressEvery <= 0 {
 		po.ProgressEvery = 5 * time.Second
 	}
@@ -266,7 +274,7 @@ func Produce(ctx context.Context, w *kafka.Writer, gen *Generator, rate float64,
 		}
 	}()
 
-	generate(gctx, gen, rate, count, po, batches)
+	feed(gctx, po, batches)
 	close(batches)
 	wg.Wait()
 	close(progressDone)
