@@ -18,6 +18,8 @@ go 1.26.0
 //   holds the -ldflags build stamps (internal/buildinfo), as in Prometheus' own binaries.
 // - gonum.org/v1/plot v0.17.0: query trend/top --out pictures (chart/); the newest release, it
 //   builds with go 1.26 and only adds modules (fonts embedded, x/image), bumping none we had.
+// - schollz/progressbar/v3 v3.18.0: progress bars (progress/); v3.19 would bump golang.org/x/sys,
+//   v3.18.0 only adds x/term v0.28.0, colorstring and uniseg.
 require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.25.0
 	github.com/chdb-io/chdb-go v1.11.0
@@ -29,6 +31,7 @@ require (
 	github.com/spf13/viper v1.21.0
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	gonum.org/v1/plot v0.17.0
+	github.com/schollz/progressbar/v3 v3.18.0
 )
 
 require (
@@ -51,6 +54,7 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
+	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/paulmach/orb v0.11.1 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
@@ -58,6 +62,7 @@ require (
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/prometheus/client_model v0.6.2 // indirect
 	github.com/prometheus/procfs v0.16.1 // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/sagikazarmark/locafero v0.11.0 // indirect
 	github.com/segmentio/asm v1.2.0 // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect
@@ -74,6 +79,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/sys v0.35.0 // indirect
+	golang.org/x/term v0.28.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect

@@ -75,6 +75,9 @@ func ProduceHistory(ctx context.Context, w *kafka.Writer, gen *Generator, h Hist
 	if gen == nil {
 		return Stats{}, errors.New("loadgen: history needs a generator")
 	}
+	if po.Total == 0 {
+		po.Total = h.Count(gen)
+	}
 	return produce(ctx, w, po, func(ctx context.Context, po ProduceOptions, out chan<- batch) {
 		generateHistory(ctx, gen, h, po, out)
 	})

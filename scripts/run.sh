@@ -224,11 +224,15 @@ while :; do
 	if ((SECONDS - start >= next)); then
 		next=$((next + 10))
 		rows=$(curl -sf "$CH_HTTP/" --data-binary "SELECT count() FROM $DB.events" 2>/dev/null || echo '?')
-		state=$(curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/alerts" 2>/dev/null |
-			grep -o "\"alertname\":\"$SPIKE_ALERT\"[^}]*}[^}]*\"state\":\"[a-z]*\"" | grep -o '"state":"[a-z]*"' | head -n 1 | cut -d'"' -f4 || true)
+		# No pipelines into grep -q/head here: under pipefail their early exit fails the line.
+		alerts=$(curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/alerts" 2>/dev/null || true)
+		state=inactive
+		re="\"alertname\":\"$SPIKE_ALERT\"[^}]*\\}[^}]*\\}[^}]*\"state\":\"([a-z]+)\""
+		[[ $alerts =~ $re ]] && state=${BASH_REMATCH[1]}
+		spikes=$("$BIN/query" spikes --window 1m --format csv 2>/dev/null || true)
 		found=no
-		"$BIN/query" spikes --window 1m --format csv 2>/dev/null | grep -q "^$SPIKE_TYPE," && found=yes
+		[[ $'\n'$spikes == *$'\n'"$SPIKE_TYPE,"* ]] && found=yes
 		printf 'run: %4ds  events counted %s (%s: %s)  rows in %s.events %s  %s: %s  query spikes finds it: %s\n' "$((SECONDS - start))" \
-			"$(metric_sum .)" "$SPIKE_TYPE" "$(metric_sum "error_type=\"$SPIKE_TYPE\"")" "$DB" "$rows" "$SPIKE_ALERT" "${state:-inactive}" "$found" >&2
+			"$(metric_sum .)" "$SPIKE_TYPE" "$(metric_sum "error_type=\"$SPIKE_TYPE\"")" "$DB" "$rows" "$SPIKE_ALERT" "$state" "$found" >&2
 	fi
 done

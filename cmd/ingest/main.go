@@ -34,6 +34,7 @@ import (
 	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
+	"github.com/faultline/faultline/progress"
 	"github.com/faultline/faultline/retention"
 	"github.com/faultline/faultline/schema"
 	"github.com/faultline/faultline/store"
@@ -57,7 +58,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cfgPath, drain)
+			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain)
 		},
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default: config.yaml if present)")
@@ -67,7 +68,7 @@ func newRoot() *cobra.Command {
 		Use:   "run",
 		Short: "Consume until SIGTERM/SIGINT (or, with --drain, until caught up)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cfgPath, drain)
+			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain)
 		},
 	}
 	runCmd.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
@@ -84,7 +85,15 @@ func newRoot() *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			applied, err := schema.Migrate(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database)
+			f, isFile := cmd.ErrOrStderr().(*os.File)
+			// Every migration is a line of its own: a handful, each of them possibly slow.
+			m := progress.New(cmd.ErrOrStderr(), "migrate", "migrations", progress.Options{Terminal: isFile && progress.IsTerminal(f), Every: time.Nanosecond})
+			applied, err := schema.MigrateSteps(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database, func(done, total int, _ string) {
+				m.Update(int64(done), int64(total))
+			})
+			if len(applied) > 0 {
+				m.Finish()
+			}
 			if err != nil {
 				return err
 			}
@@ -120,7 +129,7 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
+func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool) error {
 	cfg, log, err := setup(cfgPath)
 	if err != nil {
 		return err
@@ -174,7 +183,13 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 		go retention.Schedule(ctx, schema.Native(conn), cfg.ClickHouse.Database, policy(cfg), cfg.Retention.Interval, rm, log)
 	}
 
+	stopProgress := func() {}
+	if drain {
+		f, isFile := errOut.(*os.File)
+		stopProgress = drainProgress(ctx, errOut, isFile && progress.IsTerminal(f), reg)
+	}
 	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
+	stopProgress()
 	if drain {
 		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
 			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.Flagged, sum.Skipped,

@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/schema"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -47,9 +48,14 @@ func env(t *testing.T, broker, chAddr, database string) string {
 }
 
 func execute(ctx context.Context, out io.Writer, args ...string) error {
+	return executeErr(ctx, out, io.Discard, args...)
+}
+
+func executeErr(ctx context.Context, out, errOut io.Writer, args ...string) error {
 	root := newRoot()
 	root.SetArgs(args)
 	root.SetOut(out)
+	root.SetErr(errOut)
 	return root.ExecuteContext(ctx)
 }
 
@@ -155,11 +161,19 @@ func TestDrainPrintsSummaryAndExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := execute(ctx, &out, "--drain"); err != nil {
+	if err := executeErr(ctx, &out, &errOut, "--drain"); err != nil {
 		t.Fatalf("ingest --drain: %v", err)
+	}
+	// Not a terminal: plain progress lines, the last one complete.
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "drain: 300/300 messages (100%), ") || !strings.Contains(last, "ETA 0s") {
+		t.Errorf("last progress line %q, want drain: 300/300 messages (100%%) ... ETA 0s", last)
+	}
+	if strings.Contains(errOut.String(), "\r") {
+		t.Errorf("progress off a terminal redraws in place: %q", errOut.String())
 	}
 	for _, want := range []string{"consumed 300", "stored 270", "quarantined 30", "events/s"} {
 		if !strings.Contains(out.String(), want) {
@@ -198,9 +212,23 @@ func TestStartupErrorsNameTheCause(t *testing.T) {
 func TestMigrateIsIdempotent(t *testing.T) {
 	ch := testenv.ClickHouse(t)
 	env(t, "127.0.0.1:9", ch.Addr, ch.Database+"_m")
+	migs, err := schema.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 2; i++ {
-		if err := execute(context.Background(), io.Discard, "migrate"); err != nil {
+		var errOut bytes.Buffer
+		if err := executeErr(context.Background(), io.Discard, &errOut, "migrate"); err != nil {
 			t.Fatalf("migrate #%d: %v", i+1, err)
+		}
+		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+		// The first run shows each migration as done/total; the second has nothing to do.
+		want := fmt.Sprintf("migrate: %d/%d migrations (100%%), ", len(migs), len(migs))
+		if i == 0 && (len(lines) != len(migs) || !strings.HasPrefix(lines[len(lines)-1], want)) {
+			t.Errorf("first migrate progress %q, want %d lines ending %q...", errOut.String(), len(migs), want)
+		}
+		if i == 1 && errOut.Len() != 0 {
+			t.Errorf("second migrate printed progress %q", errOut.String())
 		}
 	}
 	var n uint64
