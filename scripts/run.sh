@@ -213,6 +213,18 @@ while :; do
 	SLEEP_PID=$!
 	wait "$SLEEP_PID" || true
 	SLEEP_PID=""
+	# Ctrl-C reaches the children too (one process group) and may stop them before this
+	# shell runs its INT trap: a child that exited 0 was asked to stop, not crashed.
+	if ! pid_alive "$INGEST_PID" && wait "$INGEST_PID" 2>/dev/null; then
+		INGEST_PID=""
+		STOP_REQUESTED=1
+		exit 130
+	fi
+	if ! pid_alive "$LOADGEN_PID" && wait "$LOADGEN_PID" 2>/dev/null; then
+		LOADGEN_PID=""
+		STOP_REQUESTED=1
+		exit 130
+	fi
 	if ! pid_alive "$INGEST_PID"; then
 		tail -n 20 "$DIR/ingest.log" >&2
 		die "the ingester stopped unexpectedly (log: .run/run/ingest.log)"
