@@ -2,10 +2,14 @@ package retention_test
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/retention"
@@ -210,5 +214,53 @@ func TestTTL(t *testing.T) {
 	out, _ := s.Query("SHOW CREATE TABLE "+db+".events", "TSVRaw")
 	if strings.Contains(out, "TTL ") {
 		t.Errorf("retention 0 left a TTL:\n%s", out)
+	}
+}
+
+// TestSchedule: the ingester's schedule drops what is past retention at once, counts it, and
+// stops with its context.
+func TestSchedule(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	ex := schema.Native(ch.Conn)
+	ctx := context.Background()
+	if _, err := schema.Migrate(ctx, ex, ch.Database); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().UTC().AddDate(0, 0, -40).Format("2006-01-02 15:04:05")
+	if err := ex.Exec(ctx, "INSERT INTO "+ch.Database+".events (event_time, error_type, status_code) SELECT toDateTime('"+old+"'), 'x', 400"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Exec(ctx, "INSERT INTO "+ch.Database+".events (event_time, error_type, status_code) SELECT now(), 'x', 400"); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	m := retention.NewMetrics(reg)
+	sctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		retention.Schedule(sctx, ex, ch.Database, retention.Policy{Events: 30 * retention.Day}, 50*time.Millisecond, m, slog.New(slog.DiscardHandler))
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for testutil.ToFloat64(m.Runs.WithLabelValues("ok")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Schedule did not stop with its context")
+	}
+	if got := testutil.ToFloat64(m.Dropped.WithLabelValues("events")); got != 1 {
+		t.Errorf("events partitions dropped %v, want 1 (and not again on later runs)", got)
+	}
+	if got := testutil.ToFloat64(m.Rows.WithLabelValues("events")); got != 1 {
+		t.Errorf("rows dropped %v, want 1", got)
+	}
+	if n := count(t, ex, "SELECT count() FROM "+ch.Database+".events"); n != 1 {
+		t.Errorf("%d events left, want the recent one", n)
+	}
+	if got := testutil.ToFloat64(m.Runs.WithLabelValues("error")); got != 0 {
+		t.Errorf("%v failed runs", got)
 	}
 }

@@ -179,8 +179,16 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool)
 	log.Info("starting", "version", bi.Version, "revision", bi.Revision)
 	log.Info("catalog loaded", "version", cat.Version(), "entries", cat.Len())
 	rm := retention.NewMetrics(reg)
-	if cfg.Retention.Interval > 0 {
-		go retention.Schedule(ctx, schema.Native(conn), cfg.ClickHouse.Database, policy(cfg), cfg.Retention.Interval, rm, log)
+	// A long-running ingester keeps the tables to their retention; a --drain (a catch-up, a
+	// benchmark) does not. The schedule stops before the connection closes.
+	if cfg.Retention.Interval > 0 && !drain {
+		rctx, stopRetention := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			retention.Schedule(rctx, schema.Native(conn), cfg.ClickHouse.Database, policy(cfg), cfg.Retention.Interval, rm, log)
+		}()
+		defer func() { stopRetention(); <-done }()
 	}
 
 	stopProgress := func() {}
