@@ -4,6 +4,7 @@
 //	ingest [run] [--drain]   consume (until SIGTERM/SIGINT, or with --drain until caught up)
 //	ingest migrate           apply the ClickHouse schema and exit
 //	ingest retention         drop partitions past retention.* (and set TTL where supported)
+//	ingest requeue           quarantined messages through today's checks; accepted ones to events
 package main
 
 import (
@@ -101,7 +102,7 @@ func newRoot() *cobra.Command {
 			return nil
 		},
 	}
-	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath))
+	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath), requeueCmd(&cfgPath))
 	buildinfo.Cobra(root)
 	return root
 }

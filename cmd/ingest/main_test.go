@@ -281,3 +281,37 @@ func TestRetentionCommand(t *testing.T) {
 		t.Fatalf("second run: %q, %v", out.String(), err)
 	}
 }
+
+// TestRequeueCommand: after the size limit is raised, a too_large message moves from
+// quarantine to events; a dry run first only counts.
+func TestRequeueCommand(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	ctx := context.Background()
+	env(t, "127.0.0.1:9", ch.Addr, ch.Database)
+	if err := execute(ctx, io.Discard, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	payload := `{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-000000000001","error_type":"billing_not_verified","error_message":"` + strings.Repeat("x", 2000) + `"}`
+	at := time.Now().UTC().Add(-time.Hour).Format("2006-01-02 15:04:05")
+	if err := ch.Conn.Exec(ctx, "INSERT INTO "+ch.Database+".quarantine (received_at, reason, payload, kafka_topic, kafka_partition, kafka_offset, kafka_time) SELECT toDateTime(?), 'too_large', ?, 'api-errors', 3, 42, toDateTime(?)", at, payload, at); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := execute(ctx, &out, "requeue", "--dry-run"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "examined 1 quarantined messages: would move to events 1, already in events 0, still rejected 0\n") {
+		t.Fatalf("dry run printed %q", out.String())
+	}
+	out.Reset()
+	if err := execute(ctx, &out, "requeue"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "examined 1 quarantined messages: moved to events 1,") || !strings.Contains(out.String(), "accepted now   too_large") {
+		t.Fatalf("requeue printed %q", out.String())
+	}
+	var n uint64
+	if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.Database+".events WHERE kafka_partition = 3 AND kafka_offset = 42 AND error_type = 'billing_not_verified'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("events holds the message %d times (%v), want once", n, err)
+	}
+}
