@@ -10,10 +10,30 @@ CHDB_LIB_PATH ?= $(firstword $(wildcard \
 	/opt/chdb/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so))
 export CHDB_LIB_PATH
 
-.PHONY: build test deps services-up services-down generate
+# Build identity stamped into every binary (--version, faultline_build_info) through
+# github.com/prometheus/common/version. The scripts behind make run/bench build with it too.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS ?= -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
+FAULTLINE_LDFLAGS := $(LDFLAGS)
+export FAULTLINE_LDFLAGS
+
+COMMANDS := ingest query loadgen devbroker faultline-gen catalog-gen
+
+.PHONY: build binaries test deps services-up services-down generate
 
 build:
-	$(GO) build ./...
+	$(GO) build -ldflags '$(LDFLAGS)' ./...
+
+# Every command into .run/bin, stamped: .run/bin/ingest --version names the commit it came from.
+binaries:
+	@mkdir -p .run/bin
+	@for c in $(COMMANDS); do echo "$(GO) build -o .run/bin/$$c ./cmd/$$c"; \
+		$(GO) build -ldflags '$(LDFLAGS)' -o .run/bin/$$c ./cmd/$$c || exit 1; done
 
 # The ClickHouse 26.7 dialect tests need libchdb.so: when it is missing, scripts/deps.sh
 # installs it (and any missing service package) first.

@@ -26,7 +26,7 @@ func TestAlertmanagerConfigChecks(t *testing.T) {
 // TestAlertmanagerRoutes routes every generated alert, with its own labels, and checks it
 // reaches the receiver of its severity; unlabelled alerts fall back to tickets.
 func TestAlertmanagerRoutes(t *testing.T) {
-	receiver := map[string]string{"page": "faultline-page", "ticket": "faultline-ticket"}
+	receiver := map[string]string{DefaultSeverityPage: "faultline-page", DefaultSeverityTicket: "faultline-ticket"}
 	type routeCase struct {
 		name   string
 		labels []string
@@ -34,9 +34,9 @@ func TestAlertmanagerRoutes(t *testing.T) {
 	}
 	cases := []routeCase{
 		{"no severity", []string{"alertname=Other"}, "faultline-ticket"},
-		{"unknown severity", []string{"alertname=Other", "severity=critical"}, "faultline-ticket"},
+		{"unknown severity", []string{"alertname=Other", "severity=page"}, "faultline-ticket"},
 	}
-	for _, g := range Generate(loadCatalog(t, "")).Groups {
+	for _, g := range Build(loadCatalog(t, ""), DefaultOptions()).Groups {
 		for _, r := range g.Rules {
 			if r.Alert == "" {
 				continue

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -29,7 +30,9 @@ type Config struct {
 	Checks     Checks
 	Catalog    Catalog
 	Metrics    Metrics
+	Alerts     Alerts
 	Ingest     Ingest
+	Retention  Retention
 	Query      Query
 	Log        Log
 }
@@ -103,10 +106,29 @@ type Metrics struct {
 	MaxUnknownErrorTypes int
 }
 
+// Alerts configures the generated Prometheus rules (faultline-gen rules --config): severity
+// label values, runbook and Grafana links, the ingesters' scrape job.
+type Alerts struct {
+	SeverityPage   string
+	SeverityTicket string
+	RunbookURL     string
+	GrafanaURL     string
+	IngestJob      string
+}
+
 // Ingest holds the ingester's own behaviour.
 type Ingest struct {
 	ShutdownTimeout time.Duration
 	MigrateOnStart  bool
+}
+
+// Retention is how long each table keeps rows (whole days; 0 keeps them forever) and how
+// often the ingester enforces it (0: never; `ingest retention` does it on demand).
+type Retention struct {
+	Events     time.Duration
+	Quarantine time.Duration
+	Rollup     time.Duration
+	Interval   time.Duration
 }
 
 // Query bounds what the query CLI asks of ClickHouse and names the user it asks as: its own
@@ -183,8 +205,19 @@ func Defaults() map[string]any {
 		"metrics.listen":                  "127.0.0.1:9464",
 		"metrics.max_unknown_error_types": 50,
 
+		"alerts.severity_page":   "critical",
+		"alerts.severity_ticket": "warning",
+		"alerts.runbook_url":     "https://github.com/faultline/faultline/blob/main/docs/runbooks",
+		"alerts.grafana_url":     "http://127.0.0.1:3000",
+		"alerts.ingest_job":      "faultline-ingest",
+
 		"ingest.shutdown_timeout": "30s",
 		"ingest.migrate_on_start": true,
+
+		"retention.events":     "30d",
+		"retention.quarantine": "7d",
+		"retention.rollup":     "400d",
+		"retention.interval":   "1h",
 
 		"query.timeout":       "10s",
 		"query.max_rows":      1000,
@@ -310,6 +343,36 @@ func (r *reader) duration(key string, min time.Duration) time.Duration {
 	return d
 }
 
+// days reads a retention: "30d", a duration of whole days ("720h"), or 0 for forever.
+func (r *reader) days(key string) time.Duration {
+	raw := strings.TrimSpace(cast.ToString(r.v.Get(key)))
+	const day = 24 * time.Hour
+	if n, ok := strings.CutSuffix(raw, "d"); ok {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 {
+			r.fail(key, "want whole days such as 30d (or 0 to keep forever), got %q", raw)
+			return 0
+		}
+		return time.Duration(v) * day
+	}
+	d, err := cast.ToDurationE(raw)
+	if err != nil || d < 0 || d%day != 0 {
+		r.fail(key, "want whole days such as 30d (or 0 to keep forever), got %q", raw)
+		return 0
+	}
+	return d
+}
+
+// absURL reads an absolute http(s) URL, for links put into alert annotations.
+func (r *reader) absURL(key string) string {
+	s := r.str(key)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(key, "%q must be an absolute http:// or https:// URL", s)
+	}
+	return s
+}
+
 func (r *reader) boolean(key string) bool {
 	b, err := cast.ToBoolE(r.v.Get(key))
 	if err != nil {
@@ -352,6 +415,9 @@ func (r *reader) hostPorts(key string) []string {
 }
 
 var groupRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+
+// labelValueRE bounds values the rule generator puts into PromQL matchers and labels.
+var labelValueRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,63}$`)
 
 func fromViper(v *viper.Viper) (*Config, error) {
 	r := &reader{v: v}
@@ -428,9 +494,30 @@ func fromViper(v *viper.Viper) (*Config, error) {
 			r.fail("metrics.listen", "%q is not host:port", c.Metrics.Listen)
 		}
 	}
+	c.Alerts = Alerts{
+		SeverityPage:   r.str("alerts.severity_page"),
+		SeverityTicket: r.str("alerts.severity_ticket"),
+		RunbookURL:     r.absURL("alerts.runbook_url"),
+		GrafanaURL:     r.absURL("alerts.grafana_url"),
+		IngestJob:      r.str("alerts.ingest_job"),
+	}
+	for _, k := range []string{"alerts.severity_page", "alerts.severity_ticket", "alerts.ingest_job"} {
+		if v := r.str(k); !labelValueRE.MatchString(v) {
+			r.fail(k, "%q must be 1-63 of [A-Za-z0-9_.:-]", v)
+		}
+	}
 	c.Ingest = Ingest{
 		ShutdownTimeout: r.duration("ingest.shutdown_timeout", time.Second),
 		MigrateOnStart:  r.boolean("ingest.migrate_on_start"),
+	}
+	c.Retention = Retention{
+		Events:     r.days("retention.events"),
+		Quarantine: r.days("retention.quarantine"),
+		Rollup:     r.days("retention.rollup"),
+		Interval:   r.duration("retention.interval", 0),
+	}
+	if c.Retention.Interval > 0 && c.Retention.Interval < time.Minute {
+		r.fail("retention.interval", "must be 0 (off) or at least 1m, got %s", c.Retention.Interval)
 	}
 	c.Query = Query{
 		Timeout:  r.duration("query.timeout", 100*time.Millisecond),

@@ -73,6 +73,27 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestRetention(t *testing.T) {
+	day := 24 * time.Hour
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Retention.Events != 30*day || c.Retention.Quarantine != 7*day || c.Retention.Rollup != 400*day || c.Retention.Interval != time.Hour {
+		t.Fatalf("retention defaults %+v", c.Retention)
+	}
+	if c.Retention.Quarantine >= c.Retention.Events {
+		t.Errorf("quarantine (raw payloads) keeps %s, not less than events' %s", c.Retention.Quarantine, c.Retention.Events)
+	}
+	for in, want := range map[string]time.Duration{"0": 0, "0d": 0, "14d": 14 * day, "48h": 2 * day} {
+		t.Setenv("FAULTLINE_RETENTION_EVENTS", in)
+		c, err := Load("")
+		if err != nil || c.Retention.Events != want {
+			t.Errorf("retention.events %q = %v, %v; want %s", in, c, err, want)
+		}
+	}
+}
+
 func TestEnvOverrides(t *testing.T) {
 	t.Setenv("FAULTLINE_KAFKA_BROKERS", "10.1.1.1:9092, 10.1.1.2:9092")
 	t.Setenv("FAULTLINE_KAFKA_TOPIC", "a,b")
@@ -115,6 +136,15 @@ func TestBadValuesNameTheirKey(t *testing.T) {
 		{"FAULTLINE_INGEST_MIGRATE_ON_START", "perhaps", "ingest.migrate_on_start"},
 		{"FAULTLINE_KAFKA_HEARTBEAT_INTERVAL", "1m", "kafka.heartbeat_interval"},
 		{"FAULTLINE_METRICS_LISTEN", "9464", "metrics.listen"},
+		{"FAULTLINE_RETENTION_EVENTS", "a month", "retention.events"},
+		{"FAULTLINE_RETENTION_QUARANTINE", "36h", "retention.quarantine"},
+		{"FAULTLINE_RETENTION_ROLLUP", "-1d", "retention.rollup"},
+		{"FAULTLINE_RETENTION_INTERVAL", "5s", "retention.interval"},
+		{"FAULTLINE_ALERTS_SEVERITY_PAGE", `crit"ical`, "alerts.severity_page"},
+		{"FAULTLINE_ALERTS_SEVERITY_TICKET", "warn ing", "alerts.severity_ticket"},
+		{"FAULTLINE_ALERTS_INGEST_JOB", "a job", "alerts.ingest_job"},
+		{"FAULTLINE_ALERTS_GRAFANA_URL", "grafana:3000", "alerts.grafana_url"},
+		{"FAULTLINE_ALERTS_RUNBOOK_URL", "docs/runbooks", "alerts.runbook_url"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {

@@ -430,14 +430,14 @@ func checkDashboardConfigMaps(t *testing.T, where string, cms []*corev1.ConfigMa
 }
 
 // TestKubernetesGeneratedUpToDate regenerates the PrometheusRule and the dashboard ConfigMaps
-// from the code (the embedded catalog, alerting.Generate, dashboards.Render), as
+// from the code (the embedded catalog, alerting.Build with the default options, dashboards.Render), as
 // `go generate ./manifests` does, and compares them with the committed files.
 func TestKubernetesGeneratedUpToDate(t *testing.T) {
 	cat, err := schema.LoadCatalog("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rule, err := manifests.PrometheusRule(alerting.Generate(cat), cat.Version())
+	rule, err := manifests.PrometheusRule(alerting.Build(cat, alerting.DefaultOptions()), cat.Version())
 	if err != nil {
 		t.Fatal(err)
 	}

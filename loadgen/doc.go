@@ -10,4 +10,9 @@
 //
 // Produce paces a Generator into a kafka-go Writer at a rate (token bucket,
 // refilled on a ticker) and/or up to a count, and counts what was delivered.
+// Options.DailyAmplitude gives the rate a daily shape (DailyShape). ProduceHistory
+// writes back-dated traffic (Kafka time and envelope timestamps in the past) as
+// fast as the broker takes it, so queries and dashboards have a baseline; give it
+// a generator of the live seed with Options.Stream set, so the same types are hot
+// but no request id repeats.
 package loadgen

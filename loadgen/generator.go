@@ -156,6 +156,11 @@ func New(cat *catalog.Catalog, opts Options) *Generator {
 	// is "hot" varies with the seed but not between runs of one seed.
 	all := cat.Entries()
 	perm := g.rng.Perm(len(all))
+	if opts.Stream != 0 {
+		// Same ranking, other messages: a history and a live run of one seed share their
+		// hot types but no request ids.
+		g.rng = rand.New(rand.NewPCG(opts.Seed, opts.Stream))
+	}
 	g.entries = make([]entry, len(all))
 	weights := make([]float64, len(all))
 	for rank, i := range perm {
@@ -240,12 +245,12 @@ func (g *Generator) TypeShare(errorType string) float64 {
 	return 0
 }
 
-// RateFactor returns how much the total rate at now exceeds the usual rate
-// because of active spikes: 1 + sum of (Factor-1) * usual share of each
-// spiking type. A producer paces at rate * RateFactor(now), which keeps every
-// other type at its usual rate.
+// RateFactor returns how much the total rate at now differs from the mean
+// rate: the daily shape (Options.DailyAmplitude) times 1 + sum of (Factor-1) *
+// usual share of each spiking type. A producer paces at rate *
+// RateFactor(now), which keeps every other type at its usual rate.
 func (g *Generator) RateFactor(now time.Time) float64 {
-	return 1 + g.spikeExtra(now)
+	return DailyShape(now, g.opts.DailyAmplitude) * (1 + g.spikeExtra(now))
 }
 
 func (g *Generator) spikeExtra(now time.Time) float64 {

@@ -41,6 +41,13 @@ type Options struct {
 	UnknownTypes []string
 	// Spikes raise one error type's rate for a while.
 	Spikes []Spike
+	// Stream, when not 0, draws the messages from another random stream of the
+	// same Seed: the error types keep their ranking (which is hot), the request
+	// ids and orgs differ. Back-dated history uses it so it matches the live run.
+	Stream uint64
+	// DailyAmplitude shapes the rate over the day (RateFactor): 0 is flat, 0.5
+	// runs from half the mean rate at night to 1.5 times it at PeakHour.
+	DailyAmplitude float64
 	// Start is the run start that spike offsets count from; zero means the
 	// time of the first Next (or RateFactor) call.
 	Start time.Time
@@ -103,6 +110,9 @@ func (o Options) Validate(cat *catalog.Catalog) error {
 	}
 	if o.MalformedShare+o.UnknownShare > 1 {
 		return fmt.Errorf("loadgen: malformed share %v + unknown share %v exceed 1", o.MalformedShare, o.UnknownShare)
+	}
+	if !(o.DailyAmplitude >= 0 && o.DailyAmplitude < 1) {
+		return fmt.Errorf("loadgen: daily amplitude %v is not within 0..1 (1 would stop traffic at night)", o.DailyAmplitude)
 	}
 	if o.Skew < 0 {
 		return fmt.Errorf("loadgen: skew %v is negative", o.Skew)

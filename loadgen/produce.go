@@ -134,6 +134,9 @@ type ProduceOptions struct {
 	Tick time.Duration
 	// MaxBatch caps the messages of one write (default 2000).
 	MaxBatch int
+	// Total, when known, adds done/total and an ETA to the progress lines (Produce sets it
+	// to its count, ProduceHistory to the history's expected count).
+	Total int64
 }
 
 // Stats is what Produce delivered.
@@ -177,6 +180,17 @@ func Produce(ctx context.Context, w *kafka.Writer, gen *Generator, rate float64,
 	if rate == 0 && count == 0 {
 		return Stats{}, errors.New("loadgen: need a rate or a count (or both)")
 	}
+	if po.Total == 0 {
+		po.Total = count
+	}
+	return produce(ctx, w, po, func(ctx context.Context, po ProduceOptions, out chan<- batch) {
+		generate(ctx, gen, rate, count, po, out)
+	})
+}
+
+// produce runs feed, which sends batches until it is done or ctx ends, and the writers that
+// deliver them.
+func produce(ctx context.Context, w *kafka.Writer, po ProduceOptions, feed func(context.Context, ProduceOptions, chan<- batch)) (Stats, error) {
 	if po.ProgressEvery <= 0 {
 		po.ProgressEvery = 5 * time.Second
 	}
@@ -266,15 +280,22 @@ func Produce(ctx context.Context, w *kafka.Writer, gen *Generator, rate float64,
 				return
 			case now := <-t.C:
 				s := sent.Load()
-				log.Info("progress", "sent", s, "errors", failed.Load(),
-					"rate", math.Round(float64(s-prev)/now.Sub(prevT).Seconds()),
-					"elapsed", now.Sub(start).Round(time.Second))
+				rate := float64(s-prev) / now.Sub(prevT).Seconds()
+				attrs := []any{"sent", s, "errors", failed.Load(), "rate", math.Round(rate), "elapsed", now.Sub(start).Round(time.Second)}
+				if po.Total > 0 {
+					eta := "unknown"
+					if rate > 0 {
+						eta = time.Duration(float64(max(po.Total-s, 0)) / rate * float64(time.Second)).Round(time.Second).String()
+					}
+					attrs = append(attrs, "total", po.Total, "done_pct", math.Round(100*float64(s)/float64(po.Total)), "eta", eta)
+				}
+				log.Info("progress", attrs...)
 				prev, prevT = s, now
 			}
 		}
 	}()
 
-	generate(gctx, gen, rate, count, po, batches)
+	feed(gctx, po, batches)
 	close(batches)
 	wg.Wait()
 	close(progressDone)

@@ -63,7 +63,7 @@ func header(what, catalogVersion string) string {
 	return s + ". DO NOT EDIT.\n# " + what + "\n# Regenerate with `go generate ./manifests`.\n"
 }
 
-// PrometheusRule renders rules (alerting.Generate's output, the rules of
+// PrometheusRule renders rules (alerting.Build's output, the rules of
 // deploy/prometheus/rules) as one PrometheusRule object.
 func PrometheusRule(rules alerting.RuleFile, catalogVersion string) ([]byte, error) {
 	obj := object{

@@ -8,12 +8,12 @@
 package metrics
 
 import (
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/faultline/faultline/internal/buildinfo"
 )
 
 // Namespace prefixes every metric name.
@@ -141,7 +141,7 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 		CatalogInfo: f.gaugeVec("catalog_info",
 			"The catalog in use: 1 with its version and size.", "version", "entries"),
 		BuildInfo: f.gaugeVec("build_info",
-			"The running build: 1 with its version and Go version.", "version", "goversion"),
+			"The running build: 1 with its version, commit, build date and Go version.", "version", "revision", "build_date", "goversion"),
 		OffsetConsumed: f.gaugeVec("offset_consumed",
 			"Next offset to read (last offset read + 1), per owned partition.", "topic", "partition"),
 		OffsetStored: f.gaugeVec("offset_stored",
@@ -184,11 +184,8 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 		m.KafkaErrors.WithLabelValues(op)
 	}
 	m.CatalogInfo.WithLabelValues(catalogVersion, strconv.Itoa(len(types))).Set(1)
-	version := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
-	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	bi := buildinfo.Get()
+	m.BuildInfo.WithLabelValues(bi.Version, bi.Revision, bi.BuildDate, bi.GoVersion).Set(1)
 	return m
 }
 

@@ -125,6 +125,12 @@ func Render(stmt, database string) string {
 // crash between a statement and its record, only repeat harmless work. It returns the
 // versions it applied.
 func Migrate(ctx context.Context, db Executor, database string) ([]int, error) {
+	return MigrateSteps(ctx, db, database, nil)
+}
+
+// MigrateSteps is Migrate that calls step (when not nil) after each migration it applies,
+// with how many of the pending ones are done, for progress on long migrations.
+func MigrateSteps(ctx context.Context, db Executor, database string, step func(done, total int, name string)) ([]int, error) {
 	if err := ValidateDatabase(database); err != nil {
 		return nil, err
 	}
@@ -145,6 +151,12 @@ func Migrate(ctx context.Context, db Executor, database string) ([]int, error) {
 		return nil, err
 	}
 	var applied []int
+	pending := 0
+	for _, m := range migs {
+		if !done[m.Version] {
+			pending++
+		}
+	}
 	for _, m := range migs {
 		if done[m.Version] {
 			continue
@@ -161,6 +173,9 @@ func Migrate(ctx context.Context, db Executor, database string) ([]int, error) {
 			return applied, fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		applied = append(applied, m.Version)
+		if step != nil {
+			step(len(applied), pending, fmt.Sprintf("%04d_%s", m.Version, m.Name))
+		}
 	}
 	return applied, nil
 }

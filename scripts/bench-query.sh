@@ -92,7 +92,7 @@ FROM (SELECT number, $TYPES AS types, $CATS AS cats, $ACTORS AS actors FROM syst
 log "inserted in $(( $(date +%s) - start )) s: $(ch -q "SELECT count() FROM $DB.events") events, $(ch -q "SELECT count() FROM $DB.events_per_minute") rollup rows, $(ch -q "SELECT count() FROM system.parts WHERE database = '$DB' AND active") parts"
 
 BIN="$DIR/query"
-(cd "$ROOT" && go build -o "$BIN" ./cmd/query)
+(cd "$ROOT" && go build -ldflags "${FAULTLINE_LDFLAGS:-}" -o "$BIN" ./cmd/query)
 export FAULTLINE_CLICKHOUSE_ADDR=127.0.0.1:$TCP FAULTLINE_CLICKHOUSE_DATABASE=$DB FAULTLINE_QUERY_USERNAME=faultline_ro
 
 # bench NAME ARGS...: runs the CLI RUNS times (after one warm-up) and prints median and max.

@@ -48,6 +48,7 @@ source "$ROOT/scripts/proc.sh"
 
 cleanup() {
 	trap - EXIT INT TERM
+	unfollow
 	if [[ -n $CHILD_PID ]] && pid_alive "$CHILD_PID"; then
 		# GNU time does not forward signals: stop the program it runs, then time itself.
 		local kids
@@ -81,6 +82,21 @@ run_child() {
 	return "$rc"
 }
 
+# follow FILE PATTERN: copy the lines of FILE matching PATTERN (the children's plain progress
+# lines: done/total, rate, ETA) to stderr while a child runs; stop with unfollow.
+FOLLOW_PID=""
+follow() {
+	(tail -n +1 -F "$1" 2>/dev/null | grep --line-buffered -E "$2" | sed -u 's/^/  /' >&2) 9>&- &
+	FOLLOW_PID=$!
+}
+unfollow() {
+	[[ -n $FOLLOW_PID ]] || return 0
+	pkill -P "$FOLLOW_PID" 2>/dev/null || true # the pipeline's own processes, children of the subshell
+	kill "$FOLLOW_PID" 2>/dev/null || true
+	wait "$FOLLOW_PID" 2>/dev/null || true
+	FOLLOW_PID=""
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 ch_ping() { [[ $(curl -sf "http://127.0.0.1:$CH_HTTP_PORT/ping" 2>/dev/null) == "Ok." ]]; }
 ch() { curl -sSf "http://127.0.0.1:$CH_HTTP_PORT/" --data-binary "$1"; }
@@ -108,7 +124,7 @@ done
 
 log "building ingest, loadgen, devbroker into .run/bin"
 mkdir -p "$BIN"
-(cd "$ROOT" && for c in ingest loadgen devbroker; do go build -o "$BIN/$c" "./cmd/$c" || exit 1; done) ||
+(cd "$ROOT" && for c in ingest loadgen devbroker; do go build -ldflags "${FAULTLINE_LDFLAGS:-}" -o "$BIN/$c" "./cmd/$c" || exit 1; done) ||
 	die "go build failed"
 
 rm -rf "$DIR"
@@ -145,9 +161,12 @@ export FAULTLINE_METRICS_LISTEN=127.0.0.1:0
 cd "$ROOT"
 log "producing $EVENTS events with loadgen (log: ${DIR#"$ROOT"/}/loadgen.log)"
 t0=$(date +%s.%N)
+: >"$DIR/loadgen.log"
+follow "$DIR/loadgen.log" 'msg=progress'
 run_child "$DIR/loadgen.log" "$DIR/loadgen.log" "$BIN/loadgen" --brokers "$KAFKA_ADDR" --topic "$TOPIC" \
 	--partitions "$PARTITIONS" --count "$EVENTS" --summary-json "$DIR/truth.json" ||
-	{ tail -n 20 "$DIR/loadgen.log" >&2; die "loadgen failed"; }
+	{ unfollow; tail -n 20 "$DIR/loadgen.log" >&2; die "loadgen failed"; }
+unfollow
 produce_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 
 # Top-level keys of the indented summary JSON (nested maps are indented deeper).
@@ -161,8 +180,11 @@ log "ingest migrate (database $DB)"
 
 log "ingest --drain (group $GROUP, log: ${DIR#"$ROOT"/}/ingest.log)"
 broker_cpu0=$(cpu_seconds "$BROKER_PID") ch_cpu0=$(cpu_seconds "$CH_PID")
+: >"$DIR/ingest.log"
+follow "$DIR/ingest.log" '^drain: '
 run_child "$DIR/ingest.out" "$DIR/ingest.log" /usr/bin/time -v -o "$DIR/ingest.time" "$BIN/ingest" --drain ||
-	{ tail -n 30 "$DIR/ingest.log" >&2; cat "$DIR/ingest.out" >&2; die "ingest --drain failed"; }
+	{ unfollow; tail -n 30 "$DIR/ingest.log" >&2; cat "$DIR/ingest.out" >&2; die "ingest --drain failed"; }
+unfollow
 broker_cpu=$(awk -v a="$broker_cpu0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN { printf "%.2f", b - a }')
 ch_cpu=$(awk -v a="$ch_cpu0" -v b="$(cpu_seconds "$CH_PID")" 'BEGIN { printf "%.2f", b - a }')
 

@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# make run: the whole pipeline on this machine, with traffic and a visible spike.
+# make run: the whole pipeline on this machine, with a history, live traffic and a spike.
 #
 # Starts the local services (scripts/services.sh up: broker 127.0.0.1:9092, ClickHouse
 # 127.0.0.1:9000/8123), applies the schema (ingest migrate), starts the ingester (metrics on
-# 127.0.0.1:9464, config.yaml) and the load generator at RUN_RATE events/s (default 2000) with
-# RUN_SPIKE (default billing_not_verified:20x:5m@30s: twenty times the usual rate of
-# billing_not_verified for five minutes, from 30 s in), prints where to look and a status line
-# every 10 s. Ctrl-C (or SIGTERM) stops the load generator, then the ingester with SIGTERM so
-# it flushes and commits, and waits for both. The services stay up: `make services-down`.
+# 127.0.0.1:9464, config.yaml), then:
+#   1. loads RUN_HISTORY (default 3h) of back-dated traffic at RUN_RATE with a daily shape
+#      (RUN_DAILY amplitude, default 0.5) and waits until it is stored, so `query spikes` and
+#      `trend` have a baseline at once (skipped when the events table already holds older
+#      rows: a second make run does not double the history);
+#   2. starts Prometheus (127.0.0.1:RUN_PROM_PORT, default 9090) with the generated rules and
+#      Alertmanager (127.0.0.1:RUN_AM_PORT, default 9093) with deploy/alertmanager;
+#   3. starts the live load generator at RUN_RATE events/s (default 200) with RUN_SPIKE
+#      (default billing_not_verified:20x:5m@30s: twenty times the usual rate for five minutes,
+#      from 30 s in), prints where to look and a status line every 10 s, including the spike
+#      alert's state and whether `query spikes --window 1m` already finds the spike.
+# Ctrl-C (or SIGTERM) stops the load generator, Prometheus and Alertmanager, then the ingester
+# with SIGTERM so it flushes and commits, and waits for all. The services stay up:
+# `make services-down`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/.run/bin"
 DIR="$ROOT/.run/run"
-RATE="${RUN_RATE:-2000}"
+RATE="${RUN_RATE:-200}"
+HISTORY="${RUN_HISTORY:-3h}"
+DAILY="${RUN_DAILY:-0.5}"
+PROM_PORT="${RUN_PROM_PORT:-9090}"
+AM_PORT="${RUN_AM_PORT:-9093}"
 SPIKE="${RUN_SPIKE:-billing_not_verified:20x:5m@30s}"
 SPIKE_TYPE="${SPIKE%%:*}"
 METRICS="${FAULTLINE_METRICS_LISTEN:-127.0.0.1:9464}"
@@ -25,12 +38,14 @@ die() { log "ERROR: $*"; exit 1; }
 
 [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ && $RATE != 0 ]] || die "RUN_RATE=$RATE: want events per second above 0"
 [[ $DB =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "database name $DB: want ^[A-Za-z_][A-Za-z0-9_]*$"
+[[ $HISTORY =~ ^[0-9]+[smh]$ ]] || die "RUN_HISTORY=$HISTORY: want a duration such as 3h, 90m or 0s (none)"
+[[ $PROM_PORT =~ ^[0-9]+$ && $AM_PORT =~ ^[0-9]+$ ]] || die "RUN_PROM_PORT/RUN_AM_PORT: want port numbers"
 
 mkdir -p "$ROOT/.run" "$DIR"
 exec 9>"$ROOT/.run/run.lock"
 flock -n 9 || die "another make run is running in this tree (.run/run.lock)"
 
-INGEST_PID="" LOADGEN_PID="" SLEEP_PID=""
+INGEST_PID="" LOADGEN_PID="" SLEEP_PID="" PROM_PID="" AM_PID=""
 
 source "$ROOT/scripts/proc.sh"
 
@@ -45,6 +60,8 @@ cleanup() {
 		stop_pid "$LOADGEN_PID" loadgen 15 || true
 		grep 'msg=done' "$DIR/loadgen.log" | tail -n 1 | sed 's/^/  loadgen: /' >&2 || true
 	fi
+	[[ -n $PROM_PID ]] && { log "stopping Prometheus"; stop_pid "$PROM_PID" prometheus 15 || true; }
+	[[ -n $AM_PID ]] && { log "stopping Alertmanager"; stop_pid "$AM_PID" alertmanager 15 || true; }
 	if [[ -n $INGEST_PID ]]; then
 		# SIGTERM: the ingester stops fetching, flushes its batches, commits and leaves the group
 		# within ingest.shutdown_timeout (30 s by default).
@@ -80,8 +97,11 @@ metric_sum() {
 
 log "building ingest and loadgen into .run/bin"
 mkdir -p "$BIN"
-(cd "$ROOT" && go build -o "$BIN/ingest" ./cmd/ingest && go build -o "$BIN/loadgen" ./cmd/loadgen) ||
+(cd "$ROOT" && for c in ingest loadgen query; do go build -ldflags "${FAULTLINE_LDFLAGS:-}" -o "$BIN/$c" "./cmd/$c" || exit 1; done) ||
 	die "go build failed"
+for p in "$PROM_PORT" "$AM_PORT"; do
+	port_open 127.0.0.1 "$p" && die "127.0.0.1:$p is taken (another Prometheus/Alertmanager?): set RUN_PROM_PORT / RUN_AM_PORT"
+done
 
 if port_open "${METRICS%:*}" "${METRICS##*:}"; then
 	die "$METRICS is taken: is another ingester running? (stop it, or set FAULTLINE_METRICS_LISTEN)"
@@ -101,9 +121,71 @@ for ((i = 0; i < 150; i++)); do
 done
 ready || { tail -n 20 "$DIR/ingest.log" >&2; die "the ingester is not ready after 30 s (http://$METRICS/readyz)"; }
 
+ch() { curl -sf "$CH_HTTP/" --data-binary "$1" 2>/dev/null; }
+
+# 1. History: back-dated traffic, stored before anything live starts.
+older=$(ch "SELECT count() FROM $DB.events WHERE event_time < now() - 600" || echo 0)
+if [[ $HISTORY =~ ^0+[smh]$ ]]; then
+	log "no history (RUN_HISTORY=$HISTORY)"
+elif [[ ${older:-0} != 0 ]]; then
+	log "history: $DB.events already holds $older rows older than 10 minutes; not loading another $HISTORY (make services-down and remove .run/services for a fresh start)"
+else
+	before=$(ch "SELECT count() FROM $DB.events" || echo 0)
+	log "history: $HISTORY of back-dated traffic at $RATE events/s, daily amplitude $DAILY (log: .run/run/history.log)"
+	"$BIN/loadgen" --history "$HISTORY" --history-rate "$RATE" --daily-amplitude "$DAILY" \
+		>"$DIR/history.log" 2>&1 9>&- || { tail -n 20 "$DIR/history.log" >&2; die "loading the history failed"; }
+	sent=$(sed -n 's/.*msg="history done" sent=\([0-9]*\).*/\1/p' "$DIR/history.log" | tail -n 1)
+	# Accepted rows are about 97% of messages (the rest go to quarantine); wait for 95%.
+	want=$((before + ${sent:-0} * 95 / 100))
+	log "history: $sent messages sent; waiting until the ingester stored them"
+	for ((i = 0; i < 600; i++)); do
+		rows=$(ch "SELECT count() FROM $DB.events" || echo 0)
+		((rows >= want)) && break
+		((i % 10 == 0)) && log "history: $rows of about $want rows stored"
+		pid_alive "$INGEST_PID" || { tail -n 20 "$DIR/ingest.log" >&2; die "the ingester exited while storing the history"; }
+		sleep 1
+	done
+	((rows >= want)) || die "history not stored after 10 minutes ($rows of $want rows)"
+	log "history: stored ($rows rows)"
+fi
+
+# 2. Prometheus (after the history, so its rates see only live traffic) and Alertmanager.
+mkdir -p "$DIR/prometheus" "$DIR/alertmanager"
+cat >"$DIR/prometheus.yml" <<PROM
+global:
+  scrape_interval: 5s
+  evaluation_interval: 5s
+rule_files:
+  - $ROOT/deploy/prometheus/rules/faultline.rules.yml
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:$AM_PORT"]
+scrape_configs:
+  - job_name: faultline-ingest
+    static_configs:
+      - targets: ["$METRICS"]
+PROM
+log "starting Alertmanager on 127.0.0.1:$AM_PORT and Prometheus on 127.0.0.1:$PROM_PORT (logs: .run/run/alertmanager.log, prometheus.log)"
+prometheus-alertmanager --config.file="$ROOT/deploy/alertmanager/alertmanager.yml" --storage.path="$DIR/alertmanager" \
+	--web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >"$DIR/alertmanager.log" 2>&1 9>&- &
+AM_PID=$!
+prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus" \
+	--web.listen-address="127.0.0.1:$PROM_PORT" >"$DIR/prometheus.log" 2>&1 9>&- &
+PROM_PID=$!
+for ((i = 0; i < 75; i++)); do
+	curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$AM_PORT/-/ready" >/dev/null 2>&1 && break
+	pid_alive "$PROM_PID" || { tail -n 20 "$DIR/prometheus.log" >&2; die "Prometheus exited during start-up"; }
+	pid_alive "$AM_PID" || { tail -n 20 "$DIR/alertmanager.log" >&2; die "Alertmanager exited during start-up"; }
+	sleep 0.2
+done
+
+# 3. Live traffic with the spike.
 log "starting the load generator: $RATE events/s, spike $SPIKE (log: .run/run/loadgen.log)"
-"$BIN/loadgen" --rate "$RATE" --count 0 --spike "$SPIKE" >"$DIR/loadgen.log" 2>&1 9>&- &
+"$BIN/loadgen" --rate "$RATE" --count 0 --daily-amplitude "$DAILY" --spike "$SPIKE" >"$DIR/loadgen.log" 2>&1 9>&- &
 LOADGEN_PID=$!
+SPIKE_ALERT=$(awk -v t="$SPIKE_TYPE" 'BEGIN { n = split(t, p, "_"); s = "Faultline"; for (i = 1; i <= n; i++) s = s toupper(substr(p[i], 1, 1)) substr(p[i], 2); print s "Spike" }')
+grep -q "alert: $SPIKE_ALERT\$" "$ROOT/deploy/prometheus/rules/faultline.rules.yml" || SPIKE_ALERT=FaultlineErrorSpike
 
 cat <<EOF
 
@@ -111,11 +193,15 @@ faultline is running: loadgen -> Kafka 127.0.0.1:9092 (topic api-errors) -> inge
   load        $RATE events/s; spike $SPIKE
   metrics     http://$METRICS/metrics   (also /healthz, /readyz)
               curl -s $METRICS/metrics | grep $SPIKE_TYPE
-  queries     go run ./cmd/query top --since 15m
-              go run ./cmd/query trend --since 15m --error-type $SPIKE_TYPE
-              go run ./cmd/query spikes --window 5m --baseline 30m    (needs a few minutes of baseline)
+  queries     .run/bin/query spikes --window 1m        (finds the spike about a minute after it starts)
+              .run/bin/query trend --since $HISTORY --error-type $SPIKE_TYPE --out spike.png
+              .run/bin/query top --since 15m
+  alerts      http://127.0.0.1:$PROM_PORT/alerts   ($SPIKE_ALERT: pending, then firing 2m later)
+              http://127.0.0.1:$AM_PORT/#/alerts    amtool --alertmanager.url=http://127.0.0.1:$AM_PORT alert query
+              (the spike rules' baseline is Prometheus' own last hour: it has none yet, so types
+              above the 5/min floor alert too in the first hour)
   SQL         clickhouse-client --query "SELECT error_type, count() FROM $DB.events WHERE event_time > now() - 900 GROUP BY error_type ORDER BY count() DESC LIMIT 10"
-  logs        .run/run/ingest.log  .run/run/loadgen.log
+  logs        .run/run/{ingest,history,loadgen,prometheus,alertmanager}.log
   stop        Ctrl-C (stops ingester and loadgen; services stay up), then make services-down
 
 EOF
@@ -127,6 +213,18 @@ while :; do
 	SLEEP_PID=$!
 	wait "$SLEEP_PID" || true
 	SLEEP_PID=""
+	# Ctrl-C reaches the children too (one process group) and may stop them before this
+	# shell runs its INT trap: a child that exited 0 was asked to stop, not crashed.
+	if ! pid_alive "$INGEST_PID" && wait "$INGEST_PID" 2>/dev/null; then
+		INGEST_PID=""
+		STOP_REQUESTED=1
+		exit 130
+	fi
+	if ! pid_alive "$LOADGEN_PID" && wait "$LOADGEN_PID" 2>/dev/null; then
+		LOADGEN_PID=""
+		STOP_REQUESTED=1
+		exit 130
+	fi
 	if ! pid_alive "$INGEST_PID"; then
 		tail -n 20 "$DIR/ingest.log" >&2
 		die "the ingester stopped unexpectedly (log: .run/run/ingest.log)"
@@ -138,7 +236,15 @@ while :; do
 	if ((SECONDS - start >= next)); then
 		next=$((next + 10))
 		rows=$(curl -sf "$CH_HTTP/" --data-binary "SELECT count() FROM $DB.events" 2>/dev/null || echo '?')
-		printf 'run: %4ds  events counted %s (%s: %s)  rows in %s.events %s\n' "$((SECONDS - start))" \
-			"$(metric_sum .)" "$SPIKE_TYPE" "$(metric_sum "error_type=\"$SPIKE_TYPE\"")" "$DB" "$rows" >&2
+		# No pipelines into grep -q/head here: under pipefail their early exit fails the line.
+		alerts=$(curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/alerts" 2>/dev/null || true)
+		state=inactive
+		re="\"alertname\":\"$SPIKE_ALERT\"[^}]*\\}[^}]*\\}[^}]*\"state\":\"([a-z]+)\""
+		[[ $alerts =~ $re ]] && state=${BASH_REMATCH[1]}
+		spikes=$("$BIN/query" spikes --window 1m --format csv 2>/dev/null || true)
+		found=no
+		[[ $'\n'$spikes == *$'\n'"$SPIKE_TYPE,"* ]] && found=yes
+		printf 'run: %4ds  events counted %s (%s: %s)  rows in %s.events %s  %s: %s  query spikes finds it: %s\n' "$((SECONDS - start))" \
+			"$(metric_sum .)" "$SPIKE_TYPE" "$(metric_sum "error_type=\"$SPIKE_TYPE\"")" "$DB" "$rows" "$SPIKE_ALERT" "$state" "$found" >&2
 	fi
 done

@@ -55,7 +55,7 @@ start_broker() {
 	fi
 	mkdir -p "$RUN/bin" "$RUN/kafka"
 	log "building devbroker"
-	(cd "$ROOT" && go build -o "$RUN/bin/devbroker" ./cmd/devbroker)
+	(cd "$ROOT" && go build -ldflags "${FAULTLINE_LDFLAGS:-}" -o "$RUN/bin/devbroker" ./cmd/devbroker)
 	setsid "$RUN/bin/devbroker" --addr "$KAFKA_ADDR" --data-dir "$RUN/kafka" \
 		--topic api-errors --partitions 6 --group-min-session-timeout 500ms \
 		</dev/null >>"$RUN/devbroker.log" 2>&1 &

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 
 	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/internal/buildinfo"
 )
 
 func main() {
@@ -43,8 +44,13 @@ func run(args []string, stdout io.Writer) error {
 	docs := fs.String("docs", "", "docs page to parse (default <repo>/schema/docs/errors-400.txt)")
 	cur := fs.String("curation", "", "curation YAML (default <repo>/catalog/curation.yaml)")
 	out := fs.String("out", "", "catalog JSON to write (default <repo>/schema/catalog.json)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Println(buildinfo.Get().String("catalog-gen"))
+		return nil
 	}
 	if *docs == "" || *cur == "" || *out == "" {
 		root, err := moduleRoot()

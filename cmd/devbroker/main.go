@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/faultline/faultline/internal/buildinfo"
 )
 
 func main() {
@@ -34,8 +36,13 @@ func run(args []string, log *slog.Logger) error {
 	topic := fs.String("topic", "api-errors", "topic to create on first start (empty: none)")
 	partitions := fs.Int("partitions", 6, "partitions of --topic")
 	minSession := fs.Duration("group-min-session-timeout", 6*time.Second, "smallest consumer group session timeout the broker accepts")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Println(buildinfo.Get().String("devbroker"))
+		return nil
 	}
 
 	host, portStr, err := net.SplitHostPort(*addr)

@@ -1,9 +1,9 @@
 // Command faultline-gen writes faultline's generated deploy artefacts: the Prometheus rules
 // (from the error catalog and its overrides) and the Grafana dashboards.
 //
-//	faultline-gen rules [-catalog FILE (default: embedded)] [-overrides FILE] [-out deploy/prometheus/rules/faultline.rules.yml]
+//	faultline-gen rules [-catalog FILE (default: embedded)] [-overrides FILE] [-config FILE] [-out deploy/prometheus/rules/faultline.rules.yml] [-runbooks docs/runbooks]
 //	faultline-gen dashboards [-out dashboards/json]
-//	faultline-gen kubernetes [-catalog FILE] [-overrides FILE] [-datasources FILE] [-out deploy/kubernetes/base]
+//	faultline-gen kubernetes [-catalog FILE] [-overrides FILE] [-config FILE] [-datasources FILE] [-out deploy/kubernetes/base]
 //
 // `go generate ./alerting ./dashboards ./manifests` runs it with the repository's paths.
 package main
@@ -15,7 +15,9 @@ import (
 	"path/filepath"
 
 	"github.com/faultline/faultline/alerting"
+	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/dashboards"
+	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/manifests"
 	"github.com/faultline/faultline/schema"
 )
@@ -31,22 +33,43 @@ func run(args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("usage: faultline-gen rules|dashboards|kubernetes [flags]")
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		fmt.Println(buildinfo.Get().String("faultline-gen"))
+		return nil
+	}
 	switch args[0] {
 	case "rules":
 		fs := flag.NewFlagSet("rules", flag.ContinueOnError)
 		base := fs.String("catalog", "", "base catalog JSON (default: the catalog embedded in the binary)")
 		overrides := fs.String("overrides", "", "catalog overrides YAML (optional)")
 		out := fs.String("out", "deploy/prometheus/rules/faultline.rules.yml", "rule file to write")
+		runbooks := fs.String("runbooks", alerting.RunbookDir, "directory for the generated runbooks of the dedicated alerts (empty: none)")
+		cfgPath := fs.String("config", "", "config file whose alerts.* keys set severities and links (default: built-in defaults and FAULTLINE_ALERTS_* environment)")
 		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		opts, err := alertOptions(*cfgPath)
+		if err != nil {
 			return err
 		}
 		c, err := schema.LoadCatalog(*base, *overrides)
 		if err != nil {
 			return err
 		}
-		b, err := alerting.Marshal(alerting.Generate(c), c.Version())
+		b, err := alerting.Marshal(alerting.Build(c, opts), c.Version())
 		if err != nil {
 			return err
+		}
+		if *runbooks != "" {
+			books, err := alerting.DedicatedRunbooks(c)
+			if err != nil {
+				return err
+			}
+			for name, rb := range books {
+				if err := writeFile(filepath.Join(*runbooks, name), rb); err != nil {
+					return err
+				}
+			}
 		}
 		return writeFile(*out, b)
 	case "dashboards":
@@ -73,14 +96,19 @@ func run(args []string) error {
 		overrides := fs.String("overrides", "", "catalog overrides YAML (optional)")
 		datasources := fs.String("datasources", "deploy/grafana/provisioning/datasources/faultline.yml", "Grafana datasources provisioning file")
 		out := fs.String("out", "deploy/kubernetes/base", "directory for prometheusrule.yaml, dashboards.yaml and datasources.yaml")
+		cfgPath := fs.String("config", "", "config file whose alerts.* keys set severities and links (as for rules)")
 		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		opts, err := alertOptions(*cfgPath)
+		if err != nil {
 			return err
 		}
 		c, err := schema.LoadCatalog(*base, *overrides)
 		if err != nil {
 			return err
 		}
-		rule, err := manifests.PrometheusRule(alerting.Generate(c), c.Version())
+		rule, err := manifests.PrometheusRule(alerting.Build(c, opts), c.Version())
 		if err != nil {
 			return err
 		}
@@ -109,6 +137,18 @@ func run(args []string) error {
 	default:
 		return fmt.Errorf("unknown command %q: want rules, dashboards or kubernetes", args[0])
 	}
+}
+
+// alertOptions reads the alerts section of the config at path (defaults and FAULTLINE_ALERTS_*
+// when path is empty), so that the rule file and the PrometheusRule are made alike.
+func alertOptions(path string) (alerting.Options, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return alerting.Options{}, err
+	}
+	opts := alerting.Options{SeverityPage: cfg.Alerts.SeverityPage, SeverityTicket: cfg.Alerts.SeverityTicket,
+		RunbookURL: cfg.Alerts.RunbookURL, GrafanaURL: cfg.Alerts.GrafanaURL, IngestJob: cfg.Alerts.IngestJob}
+	return opts, opts.Validate()
 }
 
 func writeFile(path string, b []byte) error {

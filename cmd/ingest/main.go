@@ -3,6 +3,8 @@
 //
 //	ingest [run] [--drain]   consume (until SIGTERM/SIGINT, or with --drain until caught up)
 //	ingest migrate           apply the ClickHouse schema and exit
+//	ingest retention         drop partitions past retention.* (and set TTL where supported)
+//	ingest requeue           quarantined messages through today's checks; accepted ones to events
 package main
 
 import (
@@ -31,9 +33,12 @@ import (
 	"github.com/faultline/faultline/chconn"
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
+	"github.com/faultline/faultline/progress"
+	"github.com/faultline/faultline/retention"
 	"github.com/faultline/faultline/schema"
 )
 
@@ -55,7 +60,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cfgPath, drain)
+			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain)
 		},
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default: config.yaml if present)")
@@ -65,7 +70,7 @@ func newRoot() *cobra.Command {
 		Use:   "run",
 		Short: "Consume until SIGTERM/SIGINT (or, with --drain, until caught up)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cfgPath, drain)
+			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain)
 		},
 	}
 	runCmd.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
@@ -82,7 +87,15 @@ func newRoot() *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			applied, err := schema.Migrate(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database)
+			f, isFile := cmd.ErrOrStderr().(*os.File)
+			// Every migration is a line of its own: a handful, each of them possibly slow.
+			m := progress.New(cmd.ErrOrStderr(), "migrate", "migrations", progress.Options{Terminal: isFile && progress.IsTerminal(f), Every: time.Nanosecond})
+			applied, err := schema.MigrateSteps(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database, func(done, total int, _ string) {
+				m.Update(int64(done), int64(total))
+			})
+			if len(applied) > 0 {
+				m.Finish()
+			}
 			if err != nil {
 				return err
 			}
@@ -90,7 +103,8 @@ func newRoot() *cobra.Command {
 			return nil
 		},
 	}
-	root.AddCommand(runCmd, migrateCmd)
+	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath), requeueCmd(&cfgPath))
+	buildinfo.Cobra(root)
 	return root
 }
 
@@ -117,7 +131,7 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
+func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool) error {
 	cfg, log, err := setup(cfgPath)
 	if err != nil {
 		return err
@@ -181,9 +195,29 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 		}
 		defer srv.Close()
 	}
+	bi := buildinfo.Get()
+	log.Info("starting", "version", bi.Version, "revision", bi.Revision)
 	log.Info("catalog loaded", "version", cat.Version(), "entries", cat.Len())
+	rm := retention.NewMetrics(reg)
+	// A long-running ingester keeps the tables to their retention; a --drain (a catch-up, a
+	// benchmark) does not. The schedule stops before the connection closes.
+	if cfg.Retention.Interval > 0 && !drain {
+		rctx, stopRetention := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			retention.Schedule(rctx, schema.Native(conn), cfg.ClickHouse.Database, policy(cfg), cfg.Retention.Interval, rm, log)
+		}()
+		defer func() { stopRetention(); <-done }()
+	}
 
+	stopProgress := func() {}
+	if drain {
+		f, isFile := errOut.(*os.File)
+		stopProgress = drainProgress(ctx, errOut, isFile && progress.IsTerminal(f), reg)
+	}
 	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
+	stopProgress()
 	if drain {
 		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
 			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.Flagged, sum.Skipped,

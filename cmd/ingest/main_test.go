@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/schema"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -47,9 +48,14 @@ func env(t *testing.T, broker, chAddr, database string) string {
 }
 
 func execute(ctx context.Context, out io.Writer, args ...string) error {
+	return executeErr(ctx, out, io.Discard, args...)
+}
+
+func executeErr(ctx context.Context, out, errOut io.Writer, args ...string) error {
 	root := newRoot()
 	root.SetArgs(args)
 	root.SetOut(out)
+	root.SetErr(errOut)
 	return root.ExecuteContext(ctx)
 }
 
@@ -78,6 +84,19 @@ func waitStatus(t *testing.T, url string, want int) string {
 	}
 }
 
+func TestVersionOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"run", "--version"}, {"migrate", "--version"}} {
+		var out strings.Builder
+		// No broker, no ClickHouse: --version must answer without touching either.
+		if err := execute(context.Background(), &out, args...); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if got := out.String(); !strings.HasPrefix(got, "ingest version ") || !strings.Contains(got, "commit ") || !strings.Contains(got, "go1.") {
+			t.Errorf("%v printed %q", args, got)
+		}
+	}
+}
+
 func TestServesMetricsHealthAndReadiness(t *testing.T) {
 	b := testenv.Broker(t, "api-errors", 2)
 	srv := testenv.StartClickHouseServer(t)
@@ -95,7 +114,8 @@ func TestServesMetricsHealthAndReadiness(t *testing.T) {
 		`faultline_events_total{category="billing",environment="live",error_type="billing_not_verified",status_code="400"} 0`,
 		`faultline_rejected_total{reason="not_json_object"} 0`,
 		`faultline_catalog_info{`,
-		`faultline_build_info{`,
+		`faultline_build_info{build_date="`,
+		`,revision="`,
 		`faultline_inflight_bytes_limit `,
 		`go_goroutines `,
 	} {
@@ -141,11 +161,19 @@ func TestDrainPrintsSummaryAndExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := execute(ctx, &out, "--drain"); err != nil {
+	if err := executeErr(ctx, &out, &errOut, "--drain"); err != nil {
 		t.Fatalf("ingest --drain: %v", err)
+	}
+	// Not a terminal: plain progress lines, the last one complete.
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "drain: 300/300 messages (100%), ") || !strings.Contains(last, "ETA 0s") {
+		t.Errorf("last progress line %q, want drain: 300/300 messages (100%%) ... ETA 0s", last)
+	}
+	if strings.Contains(errOut.String(), "\r") {
+		t.Errorf("progress off a terminal redraws in place: %q", errOut.String())
 	}
 	for _, want := range []string{"consumed 300", "stored 270", "quarantined 30", "events/s"} {
 		if !strings.Contains(out.String(), want) {
@@ -184,9 +212,23 @@ func TestStartupErrorsNameTheCause(t *testing.T) {
 func TestMigrateIsIdempotent(t *testing.T) {
 	ch := testenv.ClickHouse(t)
 	env(t, "127.0.0.1:9", ch.Addr, ch.Database+"_m")
+	migs, err := schema.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 2; i++ {
-		if err := execute(context.Background(), io.Discard, "migrate"); err != nil {
+		var errOut bytes.Buffer
+		if err := executeErr(context.Background(), io.Discard, &errOut, "migrate"); err != nil {
 			t.Fatalf("migrate #%d: %v", i+1, err)
+		}
+		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+		// The first run shows each migration as done/total; the second has nothing to do.
+		want := fmt.Sprintf("migrate: %d/%d migrations (100%%), ", len(migs), len(migs))
+		if i == 0 && (len(lines) != len(migs) || !strings.HasPrefix(lines[len(lines)-1], want)) {
+			t.Errorf("first migrate progress %q, want %d lines ending %q...", errOut.String(), len(migs), want)
+		}
+		if i == 1 && errOut.Len() != 0 {
+			t.Errorf("second migrate printed progress %q", errOut.String())
 		}
 	}
 	var n uint64
@@ -197,4 +239,79 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		t.Fatalf("%d tables after migrate", n)
 	}
 	_ = ch.Conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ch.Database+"_m")
+}
+
+// TestRetentionCommand: `ingest retention --dry-run` lists, `ingest retention` drops the day
+// partitions past retention.events and leaves the rest.
+func TestRetentionCommand(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	ctx := context.Background()
+	env(t, "127.0.0.1:9", ch.Addr, ch.Database)
+	t.Setenv("FAULTLINE_RETENTION_EVENTS", "10d")
+	if err := execute(ctx, io.Discard, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().UTC().AddDate(0, 0, -20)
+	for _, ts := range []time.Time{old, time.Now().UTC()} {
+		if err := ch.Conn.Exec(ctx, "INSERT INTO "+ch.Database+".events (event_time, error_type, status_code) SELECT toDateTime(?), 'billing_not_verified', 400", ts.Format("2006-01-02 15:04:05")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	part := old.Format("20060102")
+	var out strings.Builder
+	if err := execute(ctx, &out, "retention", "--dry-run"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "would drop " + ch.Database + ".events partition " + part + " (1 rows)\n"; out.String() != want {
+		t.Fatalf("dry run printed %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	if err := execute(ctx, &out, "retention"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "dropped "+ch.Database+".events partition "+part) {
+		t.Fatalf("retention printed %q", out.String())
+	}
+	var n uint64
+	if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.Database+".events").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d events left (%v), want the recent one", n, err)
+	}
+	out.Reset()
+	if err := execute(ctx, &out, "retention"); err != nil || out.String() != "nothing past retention\n" {
+		t.Fatalf("second run: %q, %v", out.String(), err)
+	}
+}
+
+// TestRequeueCommand: after the size limit is raised, a too_large message moves from
+// quarantine to events; a dry run first only counts.
+func TestRequeueCommand(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	ctx := context.Background()
+	env(t, "127.0.0.1:9", ch.Addr, ch.Database)
+	if err := execute(ctx, io.Discard, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	payload := `{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-000000000001","error_type":"billing_not_verified","error_message":"` + strings.Repeat("x", 2000) + `"}`
+	at := time.Now().UTC().Add(-time.Hour).Format("2006-01-02 15:04:05")
+	if err := ch.Conn.Exec(ctx, "INSERT INTO "+ch.Database+".quarantine (received_at, reason, payload, kafka_topic, kafka_partition, kafka_offset, kafka_time) SELECT toDateTime(?), 'too_large', ?, 'api-errors', 3, 42, toDateTime(?)", at, payload, at); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := execute(ctx, &out, "requeue", "--dry-run"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "examined 1 quarantined messages: would move to events 1, already in events 0, still rejected 0\n") {
+		t.Fatalf("dry run printed %q", out.String())
+	}
+	out.Reset()
+	if err := execute(ctx, &out, "requeue"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "examined 1 quarantined messages: moved to events 1,") || !strings.Contains(out.String(), "accepted now   too_large") {
+		t.Fatalf("requeue printed %q", out.String())
+	}
+	var n uint64
+	if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.Database+".events WHERE kafka_partition = 3 AND kafka_offset = 42 AND error_type = 'billing_not_verified'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("events holds the message %d times (%v), want once", n, err)
+	}
 }

@@ -26,10 +26,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/loadgen"
 	"github.com/faultline/faultline/schema"
@@ -48,7 +50,8 @@ func main() {
 
 type flags struct {
 	config, brokers, topic, catalog, compression, balancer, summaryJSON string
-	rate                                                                float64
+	rate, historyRate, daily                                            float64
+	history                                                             time.Duration
 	count                                                               int64
 	seed                                                                uint64
 	malformed, unknown, envelope, live                                  float64
@@ -85,7 +88,11 @@ func newCommand(log *slog.Logger) *cobra.Command {
 	fl.StringVar(&f.compression, "compression", "lz4", "none, lz4, snappy, gzip or zstd")
 	fl.StringVar(&f.balancer, "balancer", "hash", "hash (by organization or request id) or round-robin")
 	fl.IntVar(&f.concurrency, "concurrency", 4, "writes in flight")
+	fl.DurationVar(&f.history, "history", 0, "first write this much back-dated traffic (e.g. 6h) ending now, as fast as the broker takes it, so queries have a baseline")
+	fl.Float64Var(&f.historyRate, "history-rate", 0, "mean events per second of the --history traffic (0: --rate)")
+	fl.Float64Var(&f.daily, "daily-amplitude", 0, "daily shape of the rate, 0 (flat) to below 1: 0.5 runs from half the rate at night to 1.5x at 14:00 UTC")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "write the ground truth of the delivered messages (loadgen.Expected) to this file")
+	buildinfo.Cobra(cmd)
 	return cmd
 }
 
@@ -107,6 +114,10 @@ func options(f flags, cat *catalog.Catalog) (loadgen.Options, error) {
 		}
 		*s.dst = s.v
 	}
+	if !(f.daily >= 0 && f.daily < 1) {
+		return o, fmt.Errorf("--daily-amplitude %v: want 0 or more and below 1", f.daily)
+	}
+	o.DailyAmplitude = f.daily
 	if o.MalformedShare+o.UnknownShare > 1 {
 		return o, fmt.Errorf("--malformed-share %v + --unknown-share %v: together above 1", o.MalformedShare, o.UnknownShare)
 	}
@@ -130,8 +141,11 @@ func run(ctx context.Context, log *slog.Logger, f flags) error {
 	if f.rate < 0 || f.count < 0 {
 		return fmt.Errorf("--rate %v / --count %d: must not be negative", f.rate, f.count)
 	}
-	if f.rate == 0 && f.count == 0 {
-		return errors.New("give --count N (as fast as possible), --rate R (until Ctrl-C), or both")
+	if f.rate == 0 && f.count == 0 && f.history == 0 {
+		return errors.New("give --count N (as fast as possible), --rate R (until Ctrl-C), or both; or --history D with --history-rate R alone")
+	}
+	if f.history < 0 || f.historyRate < 0 || (f.history > 0 && f.historyRate == 0 && f.rate == 0) {
+		return fmt.Errorf("--history %s / --history-rate %v: want a positive duration and a rate (--history-rate or --rate)", f.history, f.historyRate)
 	}
 	if f.partitions < 1 {
 		return fmt.Errorf("--partitions %d: want at least 1", f.partitions)
@@ -190,6 +204,15 @@ func run(ctx context.Context, log *slog.Logger, f flags) error {
 		return err
 	}
 
+	if f.history > 0 {
+		if err := history(ctx, log, w, cat, opts, f); err != nil {
+			return err
+		}
+		if ctx.Err() != nil || (f.rate == 0 && f.count == 0) {
+			return nil // stopped, or history only
+		}
+	}
+
 	gen := loadgen.New(cat, opts)
 	log.Info("sending", "brokers", f.brokers, "security", kc.Security(), "topic", f.topic, "rate", f.rate, "count", f.count,
 		"seed", f.seed, "spikes", len(opts.Spikes), "catalog_types", cat.Len())
@@ -209,4 +232,30 @@ func run(ctx context.Context, log *slog.Logger, f flags) error {
 		}
 	}
 	return perr
+}
+
+// history writes f.history of back-dated traffic ending now, from a generator of its own:
+// no spikes (they belong to the live run, counted from its start), the same seed (the same
+// error types are common, as they will be live) and another stream (no request id repeats
+// the live run's).
+func history(ctx context.Context, log *slog.Logger, w *kafka.Writer, cat *catalog.Catalog, opts loadgen.Options, f flags) error {
+	hopts := opts
+	hopts.Spikes = nil
+	hopts.Stream = 1
+	gen := loadgen.New(cat, hopts)
+	rate := f.historyRate
+	if rate == 0 {
+		rate = f.rate
+	}
+	until := time.Now()
+	h := loadgen.History{From: until.Add(-f.history), Until: until, Rate: rate}
+	log.Info("writing history", "from", h.From.UTC().Format(time.RFC3339), "until", h.Until.UTC().Format(time.RFC3339),
+		"rate", rate, "daily_amplitude", opts.DailyAmplitude, "messages", h.Count(gen))
+	st, err := loadgen.ProduceHistory(ctx, w, gen, h, loadgen.ProduceOptions{Log: log, Concurrency: f.concurrency})
+	log.Info("history done", "sent", st.Sent, "errors", st.Errors, "elapsed", st.Elapsed.Round(time.Millisecond),
+		"events_per_s", int64(st.Rate()))
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	return nil
 }

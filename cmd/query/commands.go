@@ -23,11 +23,15 @@ func optf(v *float64) string {
 }
 
 func (a *app) topCmd() *cobra.Command {
-	return &cobra.Command{
+	var out string
+	cmd := &cobra.Command{
 		Use:   "top",
 		Short: "Error types in a window: count, share, change against the previous window, remediation",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOut(out); err != nil {
+				return err
+			}
 			f, err := a.prepare(cmd, "24h")
 			if err != nil {
 				return err
@@ -35,6 +39,11 @@ func (a *app) topCmd() *cobra.Command {
 			res, err := a.client.Top(ctxOf(cmd), f)
 			if err != nil {
 				return err
+			}
+			if out != "" {
+				if err := a.topPicture(out, f, res); err != nil {
+					return err
+				}
 			}
 			if a.format == "json" {
 				rows := res.Rows
@@ -65,12 +74,15 @@ func (a *app) topCmd() *cobra.Command {
 					changeStr(changeOf(res.Total, res.PreviousTotal)))
 				t := table{header: []string{"ERROR TYPE", "COUNT", "SHARE", "PREV", "CHANGE", "CATEGORY", "ACTOR", "REMEDIATION"},
 					right: map[int]bool{1: true, 2: true, 3: true, 4: true}}
+				shortened := false
 				for _, r := range res.Rows {
 					rem := r.Remediation
 					if !r.Known {
 						rem = "not in the catalog: see `query unknown`"
 					}
-					t.rows = append(t.rows, []string{r.ErrorType, u(r.Count), pct(r.Share), u(r.PreviousCount), changeStr(r.Change), r.Category, r.Actor, cut(rem, 70)})
+					name, short := typeLabel(r.ErrorType)
+					shortened = shortened || short
+					t.rows = append(t.rows, []string{name, u(r.Count), pct(r.Share), u(r.PreviousCount), changeStr(r.Change), r.Category, r.Actor, cut(rem, 70)})
 				}
 				t.paint = func(i, col int) string {
 					if col != 4 {
@@ -84,11 +96,16 @@ func (a *app) topCmd() *cobra.Command {
 					return ""
 				}
 				a.writeTable(t)
+				if shortened {
+					fmt.Fprintf(a.stdout, "\n%s %s\n", a.paint(ansiDim, "note:"), fullNamesHint)
+				}
 			}
 			a.warnTruncated(res.Truncated)
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&out, "out", "", outFlagHelp)
+	return cmd
 }
 
 func changeOf(cur, prev uint64) *float64 {
@@ -101,6 +118,7 @@ func changeOf(cur, prev uint64) *float64 {
 
 func (a *app) trendCmd() *cobra.Command {
 	var types int
+	var out string
 	cmd := &cobra.Command{
 		Use:   "trend",
 		Short: "Counts over time per error type, drawn in the terminal",
@@ -110,6 +128,9 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 --format json|csv gives the data (csv: one row per bucket and series; error_type "" is the total).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOut(out); err != nil {
+				return err
+			}
 			f, err := a.prepare(cmd, "24h")
 			if err != nil {
 				return err
@@ -117,6 +138,11 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 			res, err := a.client.Trend(ctxOf(cmd), f, types)
 			if err != nil {
 				return err
+			}
+			if out != "" {
+				if err := a.trendPicture(out, res); err != nil {
+					return err
+				}
 			}
 			series := append([]query.Series{res.All}, res.Types...)
 			switch a.format {
@@ -158,8 +184,10 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 			fmt.Fprintf(a.stdout, "%d events between %s and %s, %s buckets\n\n", res.All.Total, a.fmtTime(res.Since), a.fmtTime(res.Until), res.Bucket)
 			t := table{header: []string{"SERIES", "TOTAL", "PEAK", "CHART"}, right: map[int]bool{1: true, 2: true}}
 			var factor int
+			shortened := false
 			for _, s := range series {
-				name := s.ErrorType
+				name, short := typeLabel(s.ErrorType)
+				shortened = shortened || short
 				if name == "" {
 					name = "all"
 				}
@@ -174,10 +202,14 @@ busiest error types. The bucket follows the range: 1m up to 2h, 5m up to 12h, 15
 			a.writeTable(t)
 			fmt.Fprintf(a.stdout, "\n%s %s … %s; one character = %s; peak = most events in one %s bucket\n",
 				a.paint(ansiDim, "chart:"), a.fmtTime(res.Since), a.fmtTime(res.Until), res.Bucket*time.Duration(factor), res.Bucket)
+			if shortened {
+				fmt.Fprintf(a.stdout, "%s %s\n", a.paint(ansiDim, "note:"), fullNamesHint)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().IntVar(&types, "types", 5, "how many of the busiest error types to draw (0-50)")
+	cmd.Flags().StringVar(&out, "out", "", outFlagHelp)
 	return cmd
 }
 
@@ -328,7 +360,7 @@ func (a *app) showCmd() *cobra.Command {
 					a.kv([][2]string{
 						{"request_id", e.RequestID}, {"time", a.fmtTime(e.EventTime) + fmt.Sprintf(" (+%dms)", e.EventTime.Nanosecond()/1e6)},
 						{"error_type", e.ErrorType}, {"status", strconv.Itoa(int(e.StatusCode))}, {"message", e.ErrorMessage},
-						{"request", e.Method + " " + e.Path}, {"environment", e.Environment}, {"organization", e.OrganizationID},
+						{"request", e.Method + " " + e.Path}, {"environment", e.Environment}, {"organization", orgLabel(e.OrganizationID)},
 						{"project", e.ProjectID}, {"member", e.MemberID}, {"client", e.Client}, {"region", e.Region},
 						{"latency_ms", optf(e.LatencyMS)}, {"flags", strings.Join(e.Flags, ", ")}, {"attributes", attrs(e.Attributes)},
 						{"catalog_version", e.CatalogVersion},
@@ -445,7 +477,7 @@ func (a *app) orgsCSV(rows []query.OrgRow) error {
 func (a *app) orgsTable(rows []query.OrgRow) {
 	t := table{header: []string{"ORGANIZATION", "COUNT", "SHARE", "TYPES", "PROJECTS", "FIRST", "LAST"}, right: map[int]bool{1: true, 2: true, 3: true, 4: true}}
 	for _, o := range rows {
-		t.rows = append(t.rows, []string{o.OrganizationID, u(o.Count), pct(o.Share), u(o.ErrorTypes), u(o.Projects), a.fmtTime(o.FirstSeen), a.fmtTime(o.LastSeen)})
+		t.rows = append(t.rows, []string{orgLabel(o.OrganizationID), u(o.Count), pct(o.Share), u(o.ErrorTypes), u(o.Projects), a.fmtTime(o.FirstSeen), a.fmtTime(o.LastSeen)})
 	}
 	a.writeTable(t)
 }

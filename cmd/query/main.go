@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/faultline/faultline/internal/buildinfo"
 )
 
 func main() {
@@ -31,6 +33,7 @@ func main() {
 // run executes the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) int {
 	cmd := newRoot(&app{stdout: stdout, stderr: stderr, tty: tty})
+	buildinfo.Cobra(cmd)
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +24,15 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &out, &errOut, false)
 	return out.String(), errOut.String(), code
+}
+
+func TestVersionOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"top", "--version"}, {"spikes", "--version"}, {"orgs", "--version"}} {
+		out, stderr, code := runCLI(t, args...)
+		if code != 0 || !strings.HasPrefix(out, "query version ") || !strings.Contains(out, "commit ") {
+			t.Errorf("%v: exit %d, out %q, stderr %q", args, code, out, stderr)
+		}
+	}
 }
 
 // TestCLI runs the commands against clickhouse-server 18.16 as the read-only user; the
@@ -117,6 +128,36 @@ func TestCLI(t *testing.T) {
 		t.Errorf("top table: %d\n%s", code, out)
 	}
 
+	// Pictures: --out draws the same result into a PNG or an SVG.
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args  []string
+		file  string
+		sniff string
+	}{
+		{[]string{"trend", "--since", "1h"}, "trend.png", "image/png"},
+		{[]string{"top", "--since", "2h"}, "top.svg", "text/xml; charset=utf-8"},
+	} {
+		path := filepath.Join(dir, c.file)
+		out, stderr, code := runCLI(t, append(c.args, "--out", path)...)
+		b, err := os.ReadFile(path)
+		if code != 0 || err != nil || !strings.Contains(stderr, "chart written to "+path) || !strings.Contains(out, typ) {
+			t.Fatalf("%v --out %s: exit %d, %v, stderr %q, out %q", c.args, path, code, err, stderr, out)
+		}
+		if got := http.DetectContentType(b); got != c.sniff || len(b) < 2000 {
+			t.Errorf("%s: %d bytes sniffed as %q, want %q", c.file, len(b), got, c.sniff)
+		}
+		if c.file == "top.svg" && !strings.Contains(string(b), "<svg") {
+			t.Errorf("top.svg is not an SVG: %.200s", b)
+		}
+	}
+	if _, stderr, code := runCLI(t, "top", "--out", filepath.Join(dir, "top.jpg")); code == 0 || !strings.Contains(stderr, ".png or .svg") {
+		t.Errorf("top --out top.jpg: exit %d, %q", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, "trend", "--since", "1h", "--env", "nowhere", "--out", filepath.Join(dir, "empty.png")); code != 0 || !strings.Contains(stderr, "not written") {
+		t.Errorf("empty trend --out: exit %d, %q", code, stderr)
+	}
+
 	for _, args := range [][]string{
 		{"trend", "--since", "1h"}, {"trend", "--since", "1h", "--format", "csv"}, {"spikes"}, {"show", "req-new"},
 		{"explain", typ}, {"unknown"}, {"quarantine"}, {"orgs", "--error-type", typ},
@@ -174,6 +215,50 @@ func TestCLI(t *testing.T) {
 	out, _, code = runCLI(t, append([]string{"incident", "--format", "json"}, win...)...)
 	if code != 0 || json.Unmarshal([]byte(out), &inc) != nil || inc["total"] != 37.0 || inc["trend"] == nil {
 		t.Errorf("incident json: %d %s", code, out)
+	}
+
+	// An event without organization and the catalog's longest error type (67 characters).
+	long := "invalid_organization_auth_factor_setting_for_email_jit_provisioning"
+	batch, err = ch.Conn.PrepareBatch(ctx, "INSERT INTO "+ch.Database+".events (event_time, status_code, error_type, request_id, error_message, environment, category, actor, known, organization_id, project_id)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Append(now.Add(-2*time.Minute), uint16(400), typ, "req-noorg", "bad key", "live", entry.Category, entry.Actor, uint8(1), "", "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Append(now.Add(-2*time.Minute), uint16(400), long, "req-long", "x", "live", entry.Category, entry.Actor, uint8(1), "org-a", "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"orgs", "--error-type", typ}, {"explain", typ}, {"show", "req-noorg"}} {
+		out, _, _ = runCLI(t, args...)
+		if !strings.Contains(out, noOrganization) {
+			t.Errorf("%v does not name the missing organization %q:\n%s", args, noOrganization, out)
+		}
+	}
+	out, _, _ = runCLI(t, "orgs", "--error-type", typ, "--format", "csv")
+	if strings.Contains(out, noOrganization) || !strings.Contains(out, "\n,1,") {
+		t.Errorf("orgs csv must keep the stored empty organization_id:\n%s", out)
+	}
+	out, _, _ = runCLI(t, "top", "--since", "2h")
+	lines := strings.Split(out, "\n")
+	var header string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "ERROR TYPE") {
+			header = l
+		}
+	}
+	if w := strings.Index(header, "COUNT"); w < 0 || w > maxTypeWidth+2+5 {
+		t.Errorf("ERROR TYPE column is %d wide, want at most the %d-character name bound:\n%s", w, maxTypeWidth, out)
+	}
+	if strings.Contains(out, long) || !strings.Contains(out, "invalid_organizati") || !strings.Contains(out, fullNamesHint) {
+		t.Errorf("top table does not shorten %s with a note:\n%s", long, out)
+	}
+	out, _, _ = runCLI(t, "top", "--since", "2h", "--format", "csv")
+	if !strings.Contains(out, long+",") {
+		t.Errorf("top csv lost the full name %s:\n%s", long, out)
 	}
 
 	// Wrong input: non-zero exit with a message naming the problem.
@@ -282,6 +367,31 @@ func TestSparkline(t *testing.T) {
 	d, k := downsample([]uint64{1, 2, 3, 4, 5}, 2)
 	if k != 3 || len(d) != 2 || d[0] != 6 || d[1] != 9 {
 		t.Errorf("downsample = %v %d", d, k)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	for _, c := range []struct{ id, want string }{{"", "(none)"}, {"org-1", "org-1"}} {
+		if got := orgLabel(c.id); got != c.want {
+			t.Errorf("orgLabel(%q) = %q, want %q", c.id, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		name, want string
+		cut        bool
+	}{
+		{"billing_not_verified", "billing_not_verified", false},
+		{strings.Repeat("a", 40), strings.Repeat("a", 40), false},
+		{"invalid_organization_auth_factor_setting_for_email_jit_provisioning", "invalid_organizatio…ail_jit_provisioning", true},
+		{"", "", false},
+	} {
+		got, cut := typeLabel(c.name)
+		if got != c.want || cut != c.cut {
+			t.Errorf("typeLabel(%q) = %q, %v; want %q, %v", c.name, got, cut, c.want, c.cut)
+		}
+		if n := len([]rune(got)); n > maxTypeWidth {
+			t.Errorf("typeLabel(%q) is %d runes", c.name, n)
+		}
 	}
 }
 

@@ -1,0 +1,189 @@
+// Package retention keeps faultline's tables to their configured age (config retention.*).
+//
+// ClickHouse 18.16 has no TTL, so the portable way is the one that works everywhere: drop
+// whole partitions (events and quarantine are partitioned by day, the per-minute rollup by
+// month) once every row in them is older than the table's retention. A partition is dropped
+// only when its whole span has expired, so retention keeps at least what it promises and at
+// most one partition more. On servers that have TTL (ClickHouse 20 and later, proven on 26.7
+// with chDB) ApplyTTL also sets it, so rows expire between runs at row granularity.
+//
+// Dropping is idempotent: several ingesters running it on a schedule only repeat no-ops.
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/schema"
+)
+
+// Day is the unit of retention: ClickHouse's TTL and the daily partitions count in days.
+const Day = 24 * time.Hour
+
+// Policy is how long each table keeps rows; 0 keeps them forever.
+type Policy struct {
+	Events     time.Duration
+	Quarantine time.Duration
+	Rollup     time.Duration
+}
+
+// Granularity is how a table is partitioned.
+type Granularity int
+
+// The partition keys of faultline's tables.
+const (
+	Daily   Granularity = iota // toYYYYMMDD(column): partition 20261202
+	Monthly                    // toYYYYMM(column): partition 202612
+)
+
+// Table is one table under retention.
+type Table struct {
+	Name   string
+	Column string // the time the partition key and the TTL are computed from
+	By     Granularity
+	Keep   time.Duration
+}
+
+// Tables are faultline's tables with p's retention, in a fixed order.
+func Tables(p Policy) []Table {
+	return []Table{
+		{Name: "events", Column: "event_time", By: Daily, Keep: p.Events},
+		{Name: "quarantine", Column: "received_at", By: Daily, Keep: p.Quarantine},
+		{Name: "events_per_minute", Column: "minute", By: Monthly, Keep: p.Rollup},
+	}
+}
+
+// Span returns the [start, end) of partition id of granularity g, in UTC.
+func Span(id uint64, g Granularity) (time.Time, time.Time, error) {
+	s := strconv.FormatUint(id, 10)
+	switch g {
+	case Daily:
+		t, err := time.Parse("20060102", s)
+		if err != nil || len(s) != 8 {
+			return time.Time{}, time.Time{}, fmt.Errorf("retention: partition %d is not YYYYMMDD", id)
+		}
+		return t, t.AddDate(0, 0, 1), nil
+	case Monthly:
+		t, err := time.Parse("200601", s)
+		if err != nil || len(s) != 6 {
+			return time.Time{}, time.Time{}, fmt.Errorf("retention: partition %d is not YYYYMM", id)
+		}
+		return t, t.AddDate(0, 1, 0), nil
+	}
+	return time.Time{}, time.Time{}, fmt.Errorf("retention: unknown granularity %d", g)
+}
+
+// Expired reports whether every row of partition id is older than keep at now.
+func Expired(id uint64, g Granularity, keep time.Duration, now time.Time) (bool, error) {
+	if keep <= 0 {
+		return false, nil
+	}
+	_, end, err := Span(id, g)
+	if err != nil {
+		return false, err
+	}
+	return !end.After(now.Add(-keep)), nil
+}
+
+// Drop is one partition dropped (or, in a dry run, that would be).
+type Drop struct {
+	Table     string
+	Partition uint64
+	Rows      uint64
+}
+
+// Run drops the expired partitions of every table of p in database db and returns them; with
+// dryRun it only lists them. A failing table does not stop the others; the error names each.
+func Run(ctx context.Context, ex schema.Executor, db string, p Policy, now time.Time, dryRun bool) ([]Drop, error) {
+	if err := schema.ValidateDatabase(db); err != nil {
+		return nil, err
+	}
+	var drops []Drop
+	var errs []error
+	for _, t := range Tables(p) {
+		d, err := runTable(ctx, ex, db, t, now, dryRun)
+		drops = append(drops, d...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return drops, fmt.Errorf("retention: %w", errors.Join(errs...))
+	}
+	return drops, nil
+}
+
+func runTable(ctx context.Context, ex schema.Executor, db string, t Table, now time.Time, dryRun bool) ([]Drop, error) {
+	if t.Keep <= 0 {
+		return nil, nil
+	}
+	// db is validated, table names are ours: the only text spliced into SQL.
+	ids, err := ex.QueryUint64s(ctx, schema.Render("SELECT DISTINCT toUInt64(partition) FROM system.parts WHERE database = '"+db+"' AND table = '"+t.Name+"' AND active ORDER BY 1", db))
+	if err != nil {
+		return nil, fmt.Errorf("%s.%s: list partitions: %w", db, t.Name, err)
+	}
+	var drops []Drop
+	for _, id := range ids {
+		exp, err := Expired(id, t.By, t.Keep, now)
+		if err != nil {
+			return drops, fmt.Errorf("%s.%s: %w", db, t.Name, err)
+		}
+		if !exp {
+			continue
+		}
+		rows, err := ex.QueryUint64s(ctx, schema.Render(fmt.Sprintf("SELECT sum(rows) FROM system.parts WHERE database = '%s' AND table = '%s' AND active AND partition = '%d'", db, t.Name, id), db))
+		if err != nil {
+			return drops, fmt.Errorf("%s.%s partition %d: count rows: %w", db, t.Name, id, err)
+		}
+		d := Drop{Table: t.Name, Partition: id}
+		if len(rows) > 0 {
+			d.Rows = rows[0]
+		}
+		if !dryRun {
+			// id is a number read from the server, printed by us: safe to splice.
+			if err := ex.Exec(ctx, schema.Render(fmt.Sprintf("ALTER TABLE ${db}.%s DROP PARTITION %d", t.Name, id), db)); err != nil {
+				return drops, fmt.Errorf("%s.%s: drop partition %d: %w", db, t.Name, id, err)
+			}
+		}
+		drops = append(drops, d)
+	}
+	return drops, nil
+}
+
+// SupportsTTL reports whether the server has table TTL (ClickHouse 20 and later; 18.16 has
+// none, 19.x only from 19.6, which this treats as none).
+func SupportsTTL(ctx context.Context, ex schema.Executor) (bool, error) {
+	v, err := ex.QueryUint64s(ctx, "SELECT toUInt64(splitByChar('.', version())[1])")
+	if err != nil || len(v) != 1 {
+		return false, fmt.Errorf("retention: server version: %w", err)
+	}
+	return v[0] >= 20, nil
+}
+
+// ApplyTTL sets (or, for a retention of 0, removes) each table's TTL on a server that has
+// TTL, and reports whether it did. On 18.16 it does nothing: Run is the retention there.
+func ApplyTTL(ctx context.Context, ex schema.Executor, db string, p Policy) (bool, error) {
+	if err := schema.ValidateDatabase(db); err != nil {
+		return false, err
+	}
+	ok, err := SupportsTTL(ctx, ex)
+	if err != nil || !ok {
+		return false, err
+	}
+	for _, t := range Tables(p) {
+		stmt := fmt.Sprintf("ALTER TABLE ${db}.%s MODIFY TTL %s + INTERVAL %d DAY", t.Name, t.Column, int(t.Keep/Day))
+		if t.Keep <= 0 {
+			stmt = fmt.Sprintf("ALTER TABLE ${db}.%s REMOVE TTL", t.Name)
+		}
+		if err := ex.Exec(ctx, schema.Render(stmt, db)); err != nil {
+			if t.Keep <= 0 {
+				continue // REMOVE TTL on a table without one fails on some versions: nothing to remove
+			}
+			return false, fmt.Errorf("retention: %s.%s: set TTL: %w", db, t.Name, err)
+		}
+	}
+	return true, nil
+}
