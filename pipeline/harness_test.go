@@ -49,7 +49,7 @@ func newHarness(t *testing.T, partitions int) *harness {
 	return &harness{t: t, broker: b.Addr, brokerCluster: b.Cluster, topic: topic, ch: ch, cat: mustCatalog(t), written: loadgen.NewExpected()}
 }
 
-func mustCatalog(t *testing.T) *catalog.Catalog {
+func mustCatalog(t testing.TB) *catalog.Catalog {
 	t.Helper()
 	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
 	if err != nil {
@@ -139,7 +139,7 @@ func (h *harness) newIngester(cfg *config.Config) *instance {
 	for _, r := range event.AllReasons() {
 		reasons = append(reasons, string(r))
 	}
-	reasons = append(reasons, ReasonServerRejected)
+	reasons = append(reasons, Reasons()...)
 	for _, f := range event.AllFlags() {
 		flags = append(flags, f.String())
 	}

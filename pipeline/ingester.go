@@ -49,6 +49,7 @@ type Summary struct {
 	Stored         int64
 	Quarantined    int64
 	ServerRejected int64
+	ClientRejected int64
 	Flagged        int64
 	Elapsed        time.Duration
 }
@@ -273,16 +274,15 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			continue
 		}
 		attempt = 0
-		row := &Row{Topic: topic, Partition: p.id, Offset: msg.Offset, KafkaTime: msg.Time.UTC(),
-			Key: msg.Key, Payload: msg.Value, part: p}
+		row, checkTime := newRow(topic, p, msg, time.Now())
 		if err := in.budget.acquire(ctx, row.size()); err != nil {
 			return
 		}
-		p.read(msg.Offset, msg.Time)
+		p.read(msg.Offset, checkTime)
 		if skip != nil && skip.contains(msg.Offset) {
 			row.skipped = true
 		} else {
-			in.check(row)
+			checkRow(in.checker, row, checkTime, msg.Time)
 		}
 		select {
 		case in.items <- item{row: row}:
@@ -293,15 +293,6 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		if skip != nil && skip.exhausted() {
 			skip = nil
 		}
-	}
-}
-
-// check runs the event checks on a row.
-func (in *Ingester) check(r *Row) {
-	rej, ok := in.checker.Check(r.Payload, r.KafkaTime, &r.Event)
-	r.Accepted = ok
-	if !ok {
-		r.Reason, r.Detail = string(rej.Reason), rej.Detail
 	}
 }
 
@@ -511,6 +502,7 @@ func (in *Ingester) account(res Result) {
 	in.stats.Stored += int64(len(res.Events))
 	in.stats.Quarantined += int64(len(res.Quarantine))
 	in.stats.ServerRejected += int64(reasons[ReasonServerRejected])
+	in.stats.ClientRejected += int64(reasons[ReasonClientRejected])
 	in.stats.Flagged += int64(flagged)
 	in.statsMu.Unlock()
 }

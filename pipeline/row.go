@@ -1,13 +1,66 @@
 package pipeline
 
 import (
+	"strconv"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/event"
 )
 
-// ReasonServerRejected is the quarantine reason of an event ClickHouse refused to store.
-const ReasonServerRejected = "server_rejected"
+// Quarantine reasons the pipeline adds to the event checks' own.
+const (
+	// ReasonServerRejected: ClickHouse refused to store the event.
+	ReasonServerRejected = "server_rejected"
+	// ReasonClientRejected: clickhouse-go refused to encode the event (a value its column
+	// cannot hold that the checks did not foresee); the library's message is the detail.
+	ReasonClientRejected = "client_rejected"
+)
+
+// Reasons are the quarantine reasons the pipeline itself adds, for metrics.
+func Reasons() []string { return []string{ReasonServerRejected, ReasonClientRejected} }
+
+// unknownKafkaTime is what kafka_time holds for a record whose own timestamp a DateTime
+// column cannot hold (0, -1, microseconds): 1970-01-01, never a value clickhouse-go refuses.
+var unknownKafkaTime = time.Unix(0, 0).UTC()
+
+// newRow turns a fetched Kafka record into a row. A record time that a DateTime column
+// cannot hold is replaced: the row keeps unknownKafkaTime, and checkTime is received (the
+// time the event gets unless its envelope has a good one).
+func newRow(topic string, p *partition, msg kafka.Message, received time.Time) (r *Row, checkTime time.Time) {
+	r = &Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p}
+	if p != nil {
+		r.Partition = p.id
+	} else {
+		r.Partition = int32(msg.Partition)
+	}
+	if event.Storable(msg.Time) {
+		return r, r.KafkaTime
+	}
+	r.badKafkaTime = true
+	r.KafkaTime = unknownKafkaTime
+	return r, received.UTC()
+}
+
+// checkRow runs the event checks on a row; kafkaTime is newRow's checkTime.
+func checkRow(c *event.Checker, r *Row, kafkaTime time.Time, original time.Time) {
+	rej, ok := c.Check(r.Payload, kafkaTime, &r.Event)
+	r.Accepted = ok
+	if !ok {
+		r.Reason, r.Detail = string(rej.Reason), rej.Detail
+		return
+	}
+	if r.badKafkaTime {
+		// The record's own time is unusable; say so on the event and keep what it was.
+		r.Event.Flags |= event.FlagBadTimestamp
+		ms := "0" // kafka-go reports 0 and -1 both as no time
+		if !original.IsZero() {
+			ms = strconv.FormatInt(original.UnixMilli(), 10)
+		}
+		r.Event.Attributes = append(r.Event.Attributes, event.Attribute{Key: "kafka_timestamp", Value: ms})
+	}
+}
 
 // Row is one Kafka message on its way to ClickHouse: an accepted event bound for events, or a
 // rejected message bound for quarantine.
@@ -26,8 +79,9 @@ type Row struct {
 	Reason   string // when rejected
 	Detail   string
 
-	part    *partition // the owning partition's state; nil in tests of the sink alone
-	skipped bool       // already stored by an earlier owner: counted, not stored again
+	part         *partition // the owning partition's state; nil in tests of the sink alone
+	skipped      bool       // already stored by an earlier owner: counted, not stored again
+	badKafkaTime bool       // the record's timestamp cannot be stored; KafkaTime is 1970
 }
 
 // size is what the row holds in memory, for the in-flight budget.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
@@ -240,11 +242,16 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 	}
 }
 
-// refuse turns an event ClickHouse refused into a quarantine row with the server's message.
+// refuse turns an event ClickHouse or clickhouse-go refused into a quarantine row with the
+// refusal's message.
 func refuse(r *Row, err error) *Row {
 	q := *r
 	q.Accepted = false
 	q.Reason = ReasonServerRejected
+	var enc *encodeError
+	if errors.As(err, &enc) {
+		q.Reason = ReasonClientRejected
+	}
 	q.Detail = err.Error()
 	return &q
 }
@@ -414,11 +421,32 @@ func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64,
 	for i, c := range cols {
 		if err := batch.Column(i).Append(c); err != nil {
 			_ = batch.Abort()
-			return fmt.Errorf("append column %d of %s: %w", i, table, err)
+			return &encodeError{column: s.columns(table)[i], err: err}
 		}
 	}
 	return batch.Send()
 }
+
+func (s *Sink) columns(table string) []string {
+	if table == tableEvents {
+		return eventColumns
+	}
+	return quarantineColumns
+}
+
+// encodeError is clickhouse-go refusing a value on the client side, before anything is
+// sent. It is the rows' doing, never the server's: retrying the same rows fails the same way,
+// so it is a data error and the batch is split down to the row.
+type encodeError struct {
+	column string
+	err    error
+}
+
+func (e *encodeError) Error() string {
+	return "clickhouse-go refused column " + e.column + ": " + e.err.Error()
+}
+
+func (e *encodeError) Unwrap() error { return e.err }
 
 func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 	n := len(rows)
@@ -455,7 +483,8 @@ func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 	)
 	for i, r := range rows {
 		e := &r.Event
-		eventTime[i] = e.Time
+		// The checks never give an event an unstorable time; this guards rows built elsewhere.
+		eventTime[i] = storableOr(e.Time, at)
 		eventTimeMs[i] = uint16(e.Time.Nanosecond() / int(time.Millisecond))
 		status[i] = e.StatusCode
 		errorType[i] = e.ErrorType
@@ -493,7 +522,7 @@ func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		topic[i] = r.Topic
 		partition[i] = uint32(r.Partition)
 		offset[i] = uint64(r.Offset)
-		kafkaTime[i] = r.KafkaTime
+		kafkaTime[i] = storableOr(r.KafkaTime, unknownKafkaTime)
 		ingestedAt[i] = at
 		insertID[i] = id
 	}
@@ -501,6 +530,14 @@ func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		environment, category, actor, known, flags, method, path, projectID, organizationID,
 		memberID, client, region, latency, attrKeys, attrValues, catalogVersion, topic,
 		partition, offset, kafkaTime, ingestedAt, insertID}
+}
+
+// storableOr returns t if a DateTime column holds it, else fallback.
+func storableOr(t, fallback time.Time) time.Time {
+	if event.Storable(t) {
+		return t
+	}
+	return fallback
 }
 
 func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
@@ -527,7 +564,7 @@ func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		topic[i] = r.Topic
 		partition[i] = uint32(r.Partition)
 		offset[i] = uint64(r.Offset)
-		kafkaTime[i] = r.KafkaTime
+		kafkaTime[i] = storableOr(r.KafkaTime, unknownKafkaTime)
 		key[i] = string(r.Key)
 		insertID[i] = id
 	}

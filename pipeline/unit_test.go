@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ func TestClassify(t *testing.T) {
 		{"deadline", context.DeadlineExceeded, ClassRetryable},
 		{"acquire timeout", clickhouse.ErrAcquireConnTimeout, ClassRetryable},
 		{"anything else", errors.New("something odd"), ClassRetryable},
+		{"client refused a value", fmt.Errorf("insert: %w", &encodeError{column: "event_time", err: errors.New("dateTime overflow")}), ClassData},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +51,23 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("Classify(%v) = %s, want %s", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// A refusal by clickhouse-go becomes a client_rejected quarantine row with the library's
+// message; one by the server stays server_rejected.
+func TestRefuseNamesWhoRefused(t *testing.T) {
+	r := &Row{Accepted: true, Offset: 7}
+	c := refuse(r, &encodeError{column: "event_time", err: errors.New("dateTime overflow")})
+	if c.Accepted || c.Reason != ReasonClientRejected || !strings.Contains(c.Detail, "event_time: dateTime overflow") {
+		t.Fatalf("client refusal: %+v", c)
+	}
+	s := refuse(r, &clickhouse.Exception{Code: 395, Message: "throwIf"})
+	if s.Reason != ReasonServerRejected || !strings.Contains(s.Detail, "throwIf") {
+		t.Fatalf("server refusal: %+v", s)
+	}
+	if !r.Accepted {
+		t.Fatal("refuse changed the original row")
 	}
 }
 

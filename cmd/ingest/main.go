@@ -166,8 +166,8 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 
 	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
 	if drain {
-		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
-			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.Flagged, sum.Skipped,
+		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d, client rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
+			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.ClientRejected, sum.Flagged, sum.Skipped,
 			sum.Elapsed.Round(time.Millisecond), sum.EventsPerSecond())
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && !drain) {
@@ -223,7 +223,7 @@ func catalogTypes(cat *catalog.Catalog) []metrics.CatalogType {
 }
 
 func reasons() []string {
-	out := []string{pipeline.ReasonServerRejected}
+	out := pipeline.Reasons()
 	for _, r := range event.AllReasons() {
 		out = append(out, string(r))
 	}
