@@ -116,7 +116,7 @@ func TestStorable(t *testing.T) {
 		{time.Unix(-1, 0), false},
 		{time.Unix(MaxStorableUnix, 0), true},
 		{time.Unix(MaxStorableUnix+1, 0), false},
-		{time.Unix(MaxStorableUnix, 1), false}, // clickhouse-go refuses the fraction past the last second
+		{time.Unix(MaxStorableUnix, 1), false},         // clickhouse-go refuses the fraction past the last second
 		{time.UnixMilli(1_733_000_000_000_000), false}, // microseconds read as milliseconds
 	} {
 		if got := Storable(tt.t); got != tt.want {
