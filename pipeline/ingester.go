@@ -151,7 +151,10 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 		RebalanceTimeout:  in.cfg.Kafka.RebalanceTimeout,
 		JoinGroupBackoff:  time.Second,
 		StartOffset:       startOffset,
-		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { in.log.Debug("kafka: " + fmt.Sprintf(msg, args...)) }),
+		// Partitions added to a topic while running are assigned by the next rebalance,
+		// which this starts: without it they wait for some other member to come or go.
+		WatchPartitionChanges: true,
+		ErrorLogger:           kafka.LoggerFunc(func(msg string, args ...any) { in.log.Debug("kafka: " + fmt.Sprintf(msg, args...)) }),
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("join consumer group %s at %v: %w", in.cfg.Kafka.Group, in.cfg.Kafka.Brokers, err)
@@ -530,15 +533,15 @@ func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) e
 		}
 		byGen[part.gen][part.topic][int(part.id)] = next
 	}
-	var firstErr error
+	var errs []error
 	for gen, offsets := range byGen {
 		if err := gen.CommitOffsets(offsets); err != nil {
-			// Not fatal: the rows are stored; a later commit or the next owner's skip covers them.
+			// Not fatal for the data: the rows are stored, and a later commit or the next
+			// owner's skip covers them. But whoever waits for this batch (a revoke, a drain)
+			// must hear that the commit did not happen.
 			in.m.Commits.WithLabelValues("error").Inc()
 			in.log.Warn("offset commit failed", "generation", gen.ID, "error", err)
-			if firstErr == nil && ctx.Err() != nil {
-				firstErr = err
-			}
+			errs = append(errs, fmt.Errorf("commit offsets %v of generation %d: %w", offsets, gen.ID, err))
 			continue
 		}
 		in.m.Commits.WithLabelValues("ok").Inc()
@@ -552,7 +555,7 @@ func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) e
 			in.m.LastCommit.WithLabelValues(part.topic, part.label).Set(now)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // watchLoop refreshes lag and checks the ledger against Kafka's committed offsets.
@@ -658,7 +661,9 @@ func (in *Ingester) offsetFetch(ctx context.Context, req *kafka.OffsetFetchReque
 	return out, nil
 }
 
-// endOffsets returns the end offset of every partition of the configured topics.
+// endOffsets returns the end offset of every partition of the configured topics that has
+// anything to read: a partition whose log start equals its end (never written, or emptied by
+// retention or DeleteRecords) is left out, as no commit will ever move its offset.
 func (in *Ingester) endOffsets(ctx context.Context) (map[tp]int64, error) {
 	meta, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics})
 	if err != nil {
@@ -677,7 +682,39 @@ func (in *Ingester) endOffsets(ctx context.Context) (map[tp]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka end offsets from %v: %w", in.cfg.Kafka.Brokers, err)
 	}
+	starts, err := in.startOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("kafka start offsets from %v: %w", in.cfg.Kafka.Brokers, err)
+	}
+	for k, end := range ends {
+		if start, ok := starts[k]; ok && start >= end {
+			delete(ends, k)
+		}
+	}
 	return ends, nil
+}
+
+// startOffsets returns the log start offset of each partition of an end-offset request.
+func (in *Ingester) startOffsets(ctx context.Context, ends *kafka.ListOffsetsRequest) (map[tp]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for topic, parts := range ends.Topics {
+		for _, p := range parts {
+			req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(p.Partition))
+		}
+	}
+	resp, err := in.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[tp]int64{}
+	for topic, parts := range resp.Topics {
+		for _, po := range parts {
+			if po.Error == nil {
+				out[tp{topic, po.Partition}] = po.FirstOffset
+			}
+		}
+	}
+	return out, nil
 }
 
 // waitCaughtUp returns once the group's committed offsets reach ends everywhere.
