@@ -114,6 +114,9 @@ func TestBadValuesNameTheirKey(t *testing.T) {
 		{"FAULTLINE_INGEST_MIGRATE_ON_START", "perhaps", "ingest.migrate_on_start"},
 		{"FAULTLINE_KAFKA_HEARTBEAT_INTERVAL", "1m", "kafka.heartbeat_interval"},
 		{"FAULTLINE_METRICS_LISTEN", "9464", "metrics.listen"},
+		{"FAULTLINE_BATCH_INSERT_TIMEOUT", "15s", "batch.insert_timeout"}, // half the rebalance timeout
+		{"FAULTLINE_BATCH_INSERT_TIMEOUT", "1ms", "batch.insert_timeout"},
+		{"FAULTLINE_METRICS_PPROF", "maybe", "metrics.pprof"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {

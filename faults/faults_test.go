@@ -341,3 +341,46 @@ func TestServerRejectedRowsAtScale(t *testing.T) {
 	t.Logf("RESULT server-rejected rows: %d messages (%d events, %d quarantined, %d of them poison rows the server refused), one SIGKILL mid-stream with %d uncommitted; catch-up %s; drain: %s; exactly once: ok",
 		v.Messages, v.Events, v.Quarantined, v.ServerRejected, lagAtKill, rep.CatchUp.Round(100*time.Millisecond), rep.Drain)
 }
+
+// ClickHouse hangs (SIGSTOP, longer than the rebalance timeout) while a member dies with
+// inserts in flight and the other takes its partitions over, then resumes (SIGCONT) and
+// works through what its sockets hold. Every insert attempt ends within its deadline; a
+// timed-out attempt is read back only once the server has finished it; and the new owner's
+// skip read waits until inserts begun before its assignment are over, so a late landing of
+// the dead member's block is skipped, not stored a second time.
+func TestClickHouseHangsWhileAMemberTakesOver(t *testing.T) {
+	r := newRig(t, rigOptions{ownClickHouse: true})
+	_, seed := newRand(t)
+	prod := r.startProducing(seed, 6000, 0)
+	a := r.startAndWait(nil)
+	b := r.startAndWait(nil)
+	waitUntil(t, 60*time.Second, "both members consume", func() (bool, string) {
+		na, nb := a.mustScrape(t).sum("faultline_assigned_partitions"), b.mustScrape(t).sum("faultline_assigned_partitions")
+		return na > 0 && nb > 0 && b.mustScrape(t).sum("faultline_rows_stored_total") > 0, fmt.Sprintf("assigned %v and %v", na, nb)
+	})
+	time.Sleep(time.Second)
+
+	const hang = 12 * time.Second // past the 6 s rebalance timeout and the 3 s session timeout
+	r.chSrv.Pause()
+	stopped := time.Now()
+	time.Sleep(300 * time.Millisecond) // let b send into the stopped server
+	b.kill()
+	waitUntil(t, 30*time.Second, a.name+" owns every partition", func() (bool, string) {
+		n := a.mustScrape(t).sum("faultline_assigned_partitions")
+		return n == partitions, fmt.Sprintf("assigned %v", n)
+	})
+	if time.Since(stopped) >= hang {
+		t.Fatalf("takeover took %s, longer than the hang", time.Since(stopped))
+	}
+	time.Sleep(hang - time.Since(stopped))
+	m := a.mustScrape(t)
+	timeouts := m.sum("faultline_insert_errors_total", "class", "retryable")
+	r.chSrv.Continue()
+	resumed := time.Now()
+	time.Sleep(3 * time.Second)
+	st := prod.stop(r)
+	rep := r.finish(a)
+	v := r.verify()
+	t.Logf("RESULT clickhouse hang: %d messages (%d events, %d quarantined) produced at %.0f/s; ClickHouse stopped %s; b SIGKILLed during it and a took every partition over; a's insert errors during the hang %.0f; %d assignments skipped stored-but-uncommitted rows; caught up %s after SIGCONT; drain: %s; exactly once: ok",
+		v.Messages, v.Events, v.Quarantined, st.Rate(), resumed.Sub(stopped).Round(100*time.Millisecond), timeouts, r.skips(), rep.CatchUp.Round(100*time.Millisecond), rep.Drain)
+}

@@ -109,6 +109,7 @@ func (h *harness) config(group string) *config.Config {
 	cfg.Kafka.SessionTimeout = 3 * time.Second
 	cfg.Kafka.HeartbeatInterval = 300 * time.Millisecond
 	cfg.Kafka.RebalanceTimeout = 6 * time.Second
+	cfg.Batch.InsertTimeout = 2 * time.Second
 	cfg.Kafka.MaxWait = 200 * time.Millisecond
 	cfg.ClickHouse.Addr = []string{h.ch.Addr}
 	cfg.ClickHouse.Database = h.ch.Database

@@ -85,7 +85,7 @@ type pending struct {
 
 // New builds an ingester. conn must reach a database with the schema applied.
 func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
-	sink, err := NewSink(context.Background(), conn, cfg.ClickHouse.Database, cfg.Retry, m, log)
+	sink, err := NewSink(context.Background(), conn, cfg.ClickHouse.Database, cfg.Retry, cfg.Batch.InsertTimeout, m, log)
 	if err != nil {
 		return nil, err
 	}
@@ -220,15 +220,20 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 // consume reads one assigned partition until its generation ends, then hands over what it
 // read for flushing.
 func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment) {
+	assigned := time.Now()
 	p := in.ledger.own(gen, topic, a.ID, a.Offset)
 	defer in.ledger.disown(p)
 	defer in.release(p)
 
-	// What a previous owner stored without committing is skipped, not stored twice.
+	// What a previous owner stored without committing is skipped, not stored twice. Its
+	// inserts still running are waited out first, so that the read sees all it will store.
 	var skip *offsetSet
 	for attempt := 0; ; attempt++ {
-		var err error
-		if skip, err = in.sink.StoredOffsets(ctx, topic, p.id, a.Offset); err == nil {
+		err := in.sink.Fence(ctx, assigned)
+		if err == nil {
+			skip, err = in.sink.StoredOffsets(ctx, topic, p.id, a.Offset)
+		}
+		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {

@@ -48,6 +48,9 @@ type Sink struct {
 	// dedupToken: the server knows insert_deduplication_token (22.2+), so a retried block is
 	// also deduplicated by the server where the table has a deduplication window.
 	dedupToken bool
+	// timeout bounds each insert attempt and each read-back: clickhouse-go's read timeout
+	// does not cover Send, and a hung server must become an error, not a stall.
+	timeout time.Duration
 
 	// attemptMu is read-held for each insert attempt (several run at once). A partition
 	// being given up write-locks it once after marking itself abandoned: that waits out every
@@ -62,11 +65,12 @@ type Sink struct {
 }
 
 // NewSink returns a Sink writing into database over conn.
-func NewSink(ctx context.Context, conn driver.Conn, database string, retry config.Retry, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
+// Every insert attempt and read-back gets insertTimeout.
+func NewSink(ctx context.Context, conn driver.Conn, database string, retry config.Retry, insertTimeout time.Duration, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
 	if err := schema.ValidateDatabase(database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, insertSQL: map[string]string{
+	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, timeout: insertTimeout, insertSQL: map[string]string{
 		tableEvents:     insertStatement(database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(database, tableQuarantine, quarantineColumns),
 	}}
@@ -335,6 +339,14 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time) (map[rowKey]bool, error) {
 	s.attemptMu.RLock()
 	defer s.attemptMu.RUnlock()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	// An attempt that timed out on our side may still be running on the server (a hung or
+	// stopped server holds the whole block in its socket buffer). Read back only once it is
+	// over, so that what it stores is known before anything is retried.
+	if err := s.waitQueriesGone(ctx, "query_id = ?", insertQueryID(id)); err != nil {
+		return nil, err
+	}
 	// Rows of one commit share ingested_at/received_at, which keeps the scan narrow.
 	timeCol := "ingested_at"
 	if table == tableQuarantine {
@@ -401,13 +413,55 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// insert sends rows as one block: one INSERT, columns appended whole.
+// insertQueryPrefix starts the query id of every insert attempt: the server's
+// system.processes then tells which inserts are still running (see Sink.Fence).
+const insertQueryPrefix = "faultline-insert-"
+
+func insertQueryID(id uint64) string { return insertQueryPrefix + strconv.FormatUint(id, 16) }
+
+// waitQueriesGone returns once no query matching where (a condition on system.processes
+// with bound args) runs on the server, or ctx ends.
+func (s *Sink) waitQueriesGone(ctx context.Context, where string, args ...any) error {
+	for {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM system.processes WHERE "+where, args...).Scan(&n); err != nil {
+			return fmt.Errorf("list running inserts: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// Fence returns once every insert attempt of any faultline ingester on this server that
+// began before since (a partition's assignment) has ended. A member that gave the partition
+// up, or was thrown out of the group while an attempt hung, could otherwise land rows after
+// the new owner read what is stored, and they would be stored twice. Inserts begun after
+// since cannot carry the partition's rows: its previous owner marked it abandoned first.
+func (s *Sink) Fence(ctx context.Context, since time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	// elapsed is the server's own clock of each query; comparing durations needs no clock
+	// agreement. The margin covers the round trip of the assignment itself.
+	return s.waitQueriesGone(ctx, "position(query_id, ?) = 1 AND elapsed >= ?",
+		insertQueryPrefix, max(time.Since(since).Seconds()-0.5, 0))
+}
+
+// insert sends rows as one block: one INSERT, columns appended whole, within the insert
+// deadline (clickhouse-go closes the connection when it passes).
 func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	opts := []clickhouse.QueryOption{clickhouse.WithQueryID(insertQueryID(id))}
 	if s.dedupToken {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		opts = append(opts, clickhouse.WithSettings(clickhouse.Settings{
 			"insert_deduplication_token": strconv.FormatUint(id, 16),
 		}))
 	}
+	ctx = clickhouse.Context(ctx, opts...)
 	batch, err := s.conn.PrepareBatch(ctx, s.insertSQL[table])
 	if err != nil {
 		return err
