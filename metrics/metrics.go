@@ -83,6 +83,9 @@ type CatalogType struct {
 	StatusCode string
 }
 
+// SkipReasons are why a message read is not stored (pipeline.SkipReasons names them too).
+var SkipReasons = []string{"already_stored", "transaction_marker"}
+
 // Labels of the per-error-type counter, in order.
 var EventLabels = []string{"error_type", "category", "environment", "status_code"}
 
@@ -179,7 +182,9 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 	for _, r := range []string{"ok", "error"} {
 		m.Commits.WithLabelValues(r)
 	}
-	m.Skipped.WithLabelValues("already_stored")
+	for _, r := range SkipReasons {
+		m.Skipped.WithLabelValues(r)
+	}
 	for _, op := range KafkaOps {
 		m.KafkaErrors.WithLabelValues(op)
 	}

@@ -50,6 +50,7 @@ type Summary struct {
 	Quarantined    int64
 	ServerRejected int64
 	ClientRejected int64
+	Markers        int64 // transaction markers read and skipped
 	Flagged        int64
 	Elapsed        time.Duration
 }
@@ -59,7 +60,7 @@ func (s Summary) EventsPerSecond() float64 {
 	if s.Elapsed <= 0 {
 		return 0
 	}
-	return float64(s.Stored+s.Quarantined+s.Skipped) / s.Elapsed.Seconds()
+	return float64(s.Stored+s.Quarantined+s.Skipped+s.Markers) / s.Elapsed.Seconds()
 }
 
 // item is what a partition hands the batcher: a row, or a request to flush everything
@@ -287,9 +288,12 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			return
 		}
 		p.read(msg.Offset, checkTime)
-		if skip != nil && skip.contains(msg.Offset) {
-			row.skipped = true
-		} else {
+		switch {
+		case skip != nil && skip.contains(msg.Offset):
+			row.skipped, row.skipReason = true, SkipAlreadyStored
+		case isTransactionMarker(msg.Key, msg.Value):
+			row.skipped, row.skipReason = true, SkipTransactionMarker
+		default:
 			checkRow(in.checker, row, checkTime, msg.Time)
 		}
 		select {
@@ -381,12 +385,15 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 			}
 			in.statsMu.Lock()
 			in.stats.Consumed++
-			if r.skipped {
+			switch r.skipReason {
+			case SkipAlreadyStored:
 				in.stats.Skipped++
+			case SkipTransactionMarker:
+				in.stats.Markers++
 			}
 			in.statsMu.Unlock()
 			if r.skipped {
-				in.m.Skipped.WithLabelValues("already_stored").Inc()
+				in.m.Skipped.WithLabelValues(r.skipReason).Inc()
 			} else {
 				cur.Append(r)
 			}

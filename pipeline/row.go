@@ -18,6 +18,26 @@ const (
 	ReasonClientRejected = "client_rejected"
 )
 
+// Reasons a message is read but not stored (faultline_messages_skipped_total{reason}, whose
+// values metrics.SkipReasons exports at zero).
+const (
+	// SkipAlreadyStored: an earlier owner stored it without committing its offset.
+	SkipAlreadyStored = "already_stored"
+	// SkipTransactionMarker: a transaction's commit or abort marker, which kafka-go v0.4.51
+	// hands out as an ordinary record.
+	SkipTransactionMarker = "transaction_marker"
+)
+
+// isTransactionMarker reports whether a record is a Kafka control record marking the end of
+// a transaction. kafka-go v0.4.51 does not read the control flag of record batches, so the
+// record is recognised by its shape (Kafka's EndTransactionMarker): a 4-byte key of version 0
+// and type 0 (abort) or 1 (commit), and a value of version 0 and a 4-byte coordinator epoch.
+// A payload of those 6 bytes is never a JSON event, so nothing else can be mistaken for it.
+func isTransactionMarker(key, value []byte) bool {
+	return len(key) == 4 && key[0] == 0 && key[1] == 0 && key[2] == 0 && key[3] <= 1 &&
+		len(value) == 6 && value[0] == 0 && value[1] == 0
+}
+
 // Reasons are the quarantine reasons the pipeline itself adds, for metrics.
 func Reasons() []string { return []string{ReasonServerRejected, ReasonClientRejected} }
 
@@ -80,7 +100,8 @@ type Row struct {
 	Detail   string
 
 	part         *partition // the owning partition's state; nil in tests of the sink alone
-	skipped      bool       // already stored by an earlier owner: counted, not stored again
+	skipped      bool       // not stored: already stored by an earlier owner, or a marker
+	skipReason   string     // why skipped: SkipAlreadyStored or SkipTransactionMarker
 	badKafkaTime bool       // the record's timestamp cannot be stored; KafkaTime is 1970
 }
 

@@ -161,8 +161,8 @@ func run(ctx context.Context, out io.Writer, cfgPath string, drain bool) error {
 
 	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
 	if drain {
-		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d, client rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
-			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.ClientRejected, sum.Flagged, sum.Skipped,
+		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d, client rejected %d)  flagged %d  skipped %d  transaction markers %d  elapsed %s  %.0f events/s\n",
+			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.ClientRejected, sum.Flagged, sum.Skipped, sum.Markers,
 			sum.Elapsed.Round(time.Millisecond), sum.EventsPerSecond())
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && !drain) {
