@@ -45,6 +45,7 @@ type Ingest struct {
 	Flagged        *prometheus.CounterVec
 	Consumed       *prometheus.CounterVec
 	Skipped        *prometheus.CounterVec
+	OffsetsReused  *prometheus.CounterVec
 	LagMessages    *prometheus.GaugeVec
 	LagSeconds     *prometheus.GaugeVec
 	BatchRows      *prometheus.HistogramVec
@@ -104,6 +105,8 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 			"Messages read from Kafka, by topic.", "topic"),
 		Skipped: f.counterVec("messages_skipped_total",
 			"Messages read again after a restart or rebalance and not stored twice, by reason.", "reason"),
+		OffsetsReused: f.counterVec("offsets_reused_total",
+			"Messages found at an offset where ClickHouse holds rows of another message (a recreated topic): stored, not skipped.", "topic"),
 		LagMessages: f.gaugeVec("consumer_lag_messages",
 			"Messages between the last one read and the end of the partition, for owned partitions.", "topic", "partition"),
 		LagSeconds: f.gaugeVec("consumer_lag_seconds",

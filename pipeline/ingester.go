@@ -91,6 +91,9 @@ func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, m *metric
 		return nil, err
 	}
 	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
+	for _, t := range cfg.Kafka.Topics {
+		m.OffsetsReused.WithLabelValues(t)
+	}
 	return &Ingester{
 		cfg: cfg, log: log, m: m, checker: checker, sink: sink, conn: conn,
 		client:  &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 10 * time.Second},
@@ -268,6 +271,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		in.log.Error("cannot seek", "topic", topic, "partition", a.ID, "offset", a.Offset, "error", err)
 		return
 	}
+	reuseLogged := false // once per partition assignment
 	for attempt := 0; ; {
 		msg, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -288,8 +292,20 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			return
 		}
 		p.read(msg.Offset, checkTime)
+		var stored, reused bool
+		if skip != nil {
+			stored, reused = skip.match(msg.Offset, row.fingerprint)
+		}
+		if reused {
+			in.m.OffsetsReused.WithLabelValues(topic).Inc()
+			if !reuseLogged {
+				reuseLogged = true
+				in.log.Warn("rows of another message are stored at this offset (a recreated topic, or another cluster with the same topic name?); storing the new message too",
+					"topic", topic, "partition", a.ID, "offset", msg.Offset)
+			}
+		}
 		switch {
-		case skip != nil && skip.contains(msg.Offset):
+		case stored:
 			row.skipped, row.skipReason = true, SkipAlreadyStored
 		case isTransactionMarker(msg.Key, msg.Value):
 			row.skipped, row.skipReason = true, SkipTransactionMarker

@@ -49,7 +49,8 @@ var unknownKafkaTime = time.Unix(0, 0).UTC()
 // cannot hold is replaced: the row keeps unknownKafkaTime, and checkTime is received (the
 // time the event gets unless its envelope has a good one).
 func newRow(topic string, p *partition, msg kafka.Message, received time.Time) (r *Row, checkTime time.Time) {
-	r = &Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p}
+	r = &Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p,
+		fingerprint: fingerprint(msg)}
 	if p != nil {
 		r.Partition = p.id
 	} else {
@@ -103,6 +104,7 @@ type Row struct {
 	skipped      bool       // not stored: already stored by an earlier owner, or a marker
 	skipReason   string     // why skipped: SkipAlreadyStored or SkipTransactionMarker
 	badKafkaTime bool       // the record's timestamp cannot be stored; KafkaTime is 1970
+	fingerprint  uint64     // of key, value and record time: see fingerprint
 }
 
 // size is what the row holds in memory, for the in-flight budget.

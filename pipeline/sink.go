@@ -30,12 +30,12 @@ var eventColumns = []string{
 	"error_url", "environment", "category", "actor", "known", "flags", "method", "path",
 	"project_id", "organization_id", "member_id", "client", "region", "latency_ms",
 	"attr_keys", "attr_values", "catalog_version", "kafka_topic", "kafka_partition",
-	"kafka_offset", "kafka_time", "ingested_at", "insert_id",
+	"kafka_offset", "kafka_time", "ingested_at", "insert_id", "fingerprint",
 }
 
 var quarantineColumns = []string{
 	"received_at", "reason", "detail", "payload", "payload_bytes", "kafka_topic",
-	"kafka_partition", "kafka_offset", "kafka_time", "kafka_key", "insert_id",
+	"kafka_partition", "kafka_offset", "kafka_time", "kafka_key", "insert_id", "fingerprint",
 }
 
 // Sink writes batches of rows to ClickHouse.
@@ -534,9 +534,11 @@ func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		kafkaTime      = make([]time.Time, n)
 		ingestedAt     = make([]time.Time, n)
 		insertID       = make([]uint64, n)
+		fps            = make([]uint64, n)
 	)
 	for i, r := range rows {
 		e := &r.Event
+		fps[i] = r.fingerprint
 		// The checks never give an event an unstorable time; this guards rows built elsewhere.
 		eventTime[i] = storableOr(e.Time, at)
 		eventTimeMs[i] = uint16(e.Time.Nanosecond() / int(time.Millisecond))
@@ -583,7 +585,7 @@ func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 	return []any{eventTime, eventTimeMs, status, errorType, requestID, errorMessage, errorURL,
 		environment, category, actor, known, flags, method, path, projectID, organizationID,
 		memberID, client, region, latency, attrKeys, attrValues, catalogVersion, topic,
-		partition, offset, kafkaTime, ingestedAt, insertID}
+		partition, offset, kafkaTime, ingestedAt, insertID, fps}
 }
 
 // storableOr returns t if a DateTime column holds it, else fallback.
@@ -608,8 +610,10 @@ func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		kafkaTime  = make([]time.Time, n)
 		key        = make([]string, n)
 		insertID   = make([]uint64, n)
+		fps        = make([]uint64, n)
 	)
 	for i, r := range rows {
+		fps[i] = r.fingerprint
 		receivedAt[i] = at
 		reason[i] = r.Reason
 		detail[i] = r.Detail
@@ -622,30 +626,33 @@ func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		key[i] = string(r.Key)
 		insertID[i] = id
 	}
-	return []any{receivedAt, reason, detail, payload, size, topic, partition, offset, kafkaTime, key, insertID}
+	return []any{receivedAt, reason, detail, payload, size, topic, partition, offset, kafkaTime, key, insertID, fps}
 }
 
-// StoredOffsets returns the offsets of topic/partition at or after from that are already in
-// events or quarantine: what a previous owner stored but did not commit.
+// StoredOffsets returns what of topic/partition at or after from is already in events or
+// quarantine (what a previous owner stored but did not commit), with each row's fingerprint.
+// The server sorts, so the set is built in one pass without holding the rows twice.
 func (s *Sink) StoredOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
 	from = max(from, 0)
-	q := "SELECT kafka_offset FROM `" + s.db + "`.events WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?" +
-		" UNION ALL SELECT kafka_offset FROM `" + s.db + "`.quarantine WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
+	q := "SELECT kafka_offset, fingerprint FROM (" +
+		"SELECT kafka_offset, fingerprint FROM `" + s.db + "`.events WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?" +
+		" UNION ALL SELECT kafka_offset, fingerprint FROM `" + s.db + "`.quarantine WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?" +
+		") ORDER BY kafka_offset"
 	rows, err := s.conn.Query(ctx, q, topic, uint32(partition), uint64(from), topic, uint32(partition), uint64(from))
 	if err != nil {
 		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
 	}
 	defer rows.Close()
-	var offs []int64
+	set := &offsetSet{}
 	for rows.Next() {
-		var o uint64
-		if err := rows.Scan(&o); err != nil {
+		var o, fp uint64
+		if err := rows.Scan(&o, &fp); err != nil {
 			return nil, err
 		}
-		offs = append(offs, int64(o))
+		set.add(int64(o), fp)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
 	}
-	return newOffsetSet(offs), nil
+	return set, nil
 }
