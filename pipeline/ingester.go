@@ -288,7 +288,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		}
 		attempt = 0
 		row, checkTime := newRow(topic, p, msg, time.Now())
-		if err := in.budget.acquire(ctx, row.size()); err != nil {
+		if row.charged, err = in.budget.acquire(ctx, row.size()); err != nil {
 			return
 		}
 		p.read(msg.Offset, checkTime)
@@ -311,11 +311,22 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			row.skipped, row.skipReason = true, SkipTransactionMarker
 		default:
 			checkRow(in.checker, row, checkTime, msg.Time)
+			// What the message costs once decoded, beyond its bytes: a 64 KiB message of
+			// thousands of tiny keys holds far more than 64 KiB.
+			// Never more than the limit in all, or a lone huge row would wait for itself.
+			if extra := min(row.decodedExtra(), in.cfg.Batch.MaxInflightBytes-row.charged); extra > 0 {
+				n, err := in.budget.acquire(ctx, extra)
+				row.charged += n
+				if err != nil {
+					in.budget.release(row.charged)
+					return
+				}
+			}
 		}
 		select {
 		case in.items <- item{row: row}:
 		case <-ctx.Done():
-			in.budget.release(row.size())
+			in.budget.release(row.charged)
 			return
 		}
 		if skip != nil && skip.exhausted() {
@@ -414,7 +425,7 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 				cur.Append(r)
 			}
 			next[r.part] = r.Offset + 1
-			bytes += r.size()
+			bytes += r.charged
 			switch {
 			case cur.Len() >= in.cfg.Batch.MaxRows:
 				seal("rows")

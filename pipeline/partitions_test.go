@@ -129,17 +129,33 @@ func TestAddedPartitionsAreConsumed(t *testing.T) {
 func TestCommitErrorsReachTheWaiter(t *testing.T) {
 	h := newHarness(t, 1)
 	cl := h.kgoClient()
-	h.produceTo(cl, 0, 50)
-	inst := h.newIngester(h.config("commit-errors"))
+	cfg := h.config("commit-errors")
+	cfg.Batch.MaxAge = time.Hour // only the flushes this test asks for seal batches
+	inst := h.newIngester(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _, _ = inst.in.Run(ctx, RunOptions{}) }()
 	defer func() { cancel(); wg.Wait() }()
-	db := h.ch.Database
-	waitFor(t, 60*time.Second, "first rows stored", func() bool {
-		return h.queryInt("SELECT toUInt64(count()) FROM "+db+".events") == 50
-	})
+	flush := func() error {
+		done := make(chan error, 1)
+		inst.in.items <- item{flush: &flushRequest{trigger: "revoke", done: done}}
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("flush never answered")
+			return nil
+		}
+	}
+	consumed := func(n float64) func() bool {
+		return func() bool { return testutil.ToFloat64(inst.m.Consumed.WithLabelValues(h.topic)) == n }
+	}
+	h.produceTo(cl, 0, 50)
+	waitFor(t, 60*time.Second, "50 messages read", consumed(50))
+	if err := flush(); err != nil {
+		t.Fatalf("flush with working commits: %v", err)
+	}
 
 	var failing sync.Mutex
 	fail := true
@@ -166,33 +182,13 @@ func TestCommitErrorsReachTheWaiter(t *testing.T) {
 	})
 	defer func() { failing.Lock(); fail = false; failing.Unlock() }()
 	h.produceTo(cl, 0, 10)
-	waitFor(t, 60*time.Second, "more rows stored", func() bool {
-		return h.queryInt("SELECT toUInt64(count()) FROM "+db+".events") == 60
-	})
-	done := make(chan error, 1)
-	inst.in.items <- item{flush: &flushRequest{trigger: "revoke", done: done}}
-	h.produceTo(cl, 0, 1) // a batch whose commit the waiter waits for
-	select {
-	case err := <-done:
-		// The flush seals at once; it may cover no new offsets. Ask again until one does.
-		for err == nil {
-			time.Sleep(100 * time.Millisecond)
-			done = make(chan error, 1)
-			inst.in.items <- item{flush: &flushRequest{trigger: "revoke", done: done}}
-			select {
-			case err = <-done:
-			case <-time.After(30 * time.Second):
-				t.Fatal("flush never answered")
-			}
-			if err == nil && h.queryInt("SELECT toUInt64(count()) FROM "+db+".events") == 61 {
-				t.Fatal("a batch was stored, its commit failed, and the waiter heard nil")
-			}
-		}
-		if got := err.Error(); !strings.Contains(got, "commit offsets") {
-			t.Fatalf("waiter got %q, want the commit error", got)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("flush never answered")
+	waitFor(t, 60*time.Second, "10 more messages read", consumed(60))
+	err := flush()
+	if err == nil || !strings.Contains(err.Error(), "commit offsets") {
+		t.Fatalf("waiter of a batch whose commit failed got %v, want the commit error", err)
+	}
+	if n := h.queryInt("SELECT toUInt64(count()) FROM " + h.ch.Database + ".events"); n != 60 {
+		t.Fatalf("%d rows stored, want 60 (the commit failed, the insert did not)", n)
 	}
 	if n := testutil.ToFloat64(inst.m.Commits.WithLabelValues("error")); n < 1 {
 		t.Fatalf("commits_total{result=error} = %v", n)

@@ -105,13 +105,29 @@ type Row struct {
 	skipReason   string     // why skipped: SkipAlreadyStored or SkipTransactionMarker
 	badKafkaTime bool       // the record's timestamp cannot be stored; KafkaTime is 1970
 	fingerprint  uint64     // of key, value and record time: see fingerprint
+	charged      int        // bytes taken from the in-flight budget for this row
 }
 
-// size is what the row holds in memory, for the in-flight budget.
+// size is what the row holds in memory before it is decoded, for the in-flight budget.
 func (r *Row) size() int { return len(r.Payload) + len(r.Key) + rowOverhead }
 
 // rowOverhead approximates the Row struct and its slices beyond the payload.
 const rowOverhead = 512
+
+// attrCost is what one attribute of a decoded event holds beyond the payload bytes it
+// aliases: its Attribute (two string headers), the index entry the checker keeps once an
+// event has many, and the two string headers of the key and value column copies made at
+// insert. Measured with the tiny-keys message of TestDecodedCostIsCharged.
+const attrCost = 160
+
+// decodedExtra is what the decoded event holds beyond size: the budget charges it once the
+// message is checked, so that hostile shapes cannot hold more than the bound.
+func (r *Row) decodedExtra() int {
+	if !r.Accepted {
+		return 0
+	}
+	return len(r.Event.Attributes) * attrCost
+}
 
 type rowKey struct {
 	topic     string

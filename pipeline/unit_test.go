@@ -145,11 +145,11 @@ func TestFingerprint(t *testing.T) {
 func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
 	b := newBudget(100, nil)
 	ctx := context.Background()
-	if err := b.acquire(ctx, 60); err != nil {
+	if _, err := b.acquire(ctx, 60); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
-	go func() { got <- b.acquire(ctx, 60) }()
+	go func() { _, err := b.acquire(ctx, 60); got <- err }()
 	select {
 	case err := <-got:
 		t.Fatalf("acquire past the limit returned %v", err)
@@ -164,12 +164,12 @@ func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
 	}
 	// A message larger than the whole budget still passes, alone.
 	b.release(60)
-	if err := b.acquire(ctx, 1000); err != nil {
+	if n, err := b.acquire(ctx, 1000); err != nil || n != 100 {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := b.acquire(cctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := b.acquire(cctx, 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("acquire on a full budget with an ending ctx: %v", err)
 	}
 }
