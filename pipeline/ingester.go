@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -507,8 +506,7 @@ func (in *Ingester) finish(p *pending, err error) {
 // account counts what a commit stored, in metrics and the run summary.
 func (in *Ingester) account(res Result) {
 	type key struct {
-		errorType, category, env string
-		status                   uint16
+		errorType, category, env, status string
 	}
 	counts := map[key]int{}
 	flagged := 0
@@ -517,9 +515,10 @@ func (in *Ingester) account(res Result) {
 		e := &r.Event
 		t := e.ErrorType
 		if !e.Known {
-			t = in.m.Unknown.Label(t)
+			t = in.m.Unknown.Label(t, now)
 		}
-		counts[key{t, e.Category, e.Environment, e.StatusCode}]++
+		status := metrics.StatusLabel(e.StatusCode, e.Known && !e.Flags.Has(event.FlagStatusMismatch))
+		counts[key{t, e.Category, e.Environment, status}]++
 		if e.Flags != 0 {
 			flagged++
 			for _, f := range in.flags {
@@ -531,7 +530,7 @@ func (in *Ingester) account(res Result) {
 		in.m.EventToStored.Observe(now.Sub(e.Time).Seconds())
 	}
 	for k, n := range counts {
-		in.m.Events.WithLabelValues(k.errorType, k.category, k.env, strconv.Itoa(int(k.status))).Add(float64(n))
+		in.m.Events.WithLabelValues(k.errorType, k.category, k.env, k.status).Add(float64(n))
 	}
 	reasons := map[string]int{}
 	for _, r := range res.Quarantine {
