@@ -31,7 +31,7 @@ func TestEventSeriesStayBoundedUnderAFlood(t *testing.T) {
 	envs := []string{"request-id-live-b05c992f-ebdc-489d-a754-c7e70ba13141", "request-id-test-b05c992f-ebdc-489d-a754-c7e70ba13141", "junk"}
 	known := cat.Entries()
 	mk := func(typ string, status int) *Row {
-		row, ct := newRow("t", nil, kafka.Message{Time: time.Now(), Value: []byte(`{"status_code":`+strconv.Itoa(status)+`,"error_type":"`+typ+`","request_id":"`+envs[r.IntN(3)]+`"}`)}, time.Now())
+		row, ct := newRow("t", nil, kafka.Message{Time: time.Now(), Value: []byte(`{"status_code":` + strconv.Itoa(status) + `,"error_type":"` + typ + `","request_id":"` + envs[r.IntN(3)] + `"}`)}, time.Now())
 		checkRow(checker, row, ct, ct)
 		if !row.Accepted {
 			t.Fatalf("rejected %s", row.Detail)
