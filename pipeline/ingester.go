@@ -230,23 +230,31 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 
 	// What a previous owner stored without committing is skipped, not stored twice. Its
 	// inserts still running are waited out first, so that the read sees all it will store.
-	var skip *offsetSet
-	for attempt := 0; ; attempt++ {
-		err := in.sink.Fence(ctx, assigned)
-		if err == nil {
-			skip, err = in.sink.StoredOffsets(ctx, topic, p.id, a.Offset)
+	readStored := func(from int64, fence bool) (*offsetSet, bool) {
+		for attempt := 0; ; attempt++ {
+			var err error
+			if fence {
+				err = in.sink.Fence(ctx, assigned)
+			}
+			if err == nil {
+				var set *offsetSet
+				if set, err = in.sink.StoredOffsets(ctx, topic, p.id, from); err == nil {
+					return set, true
+				}
+			}
+			if ctx.Err() != nil {
+				return nil, false
+			}
+			in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
+			in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
+			if sleep(ctx, in.sink.backoff(Classify(err), attempt)) != nil {
+				return nil, false
+			}
 		}
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
-		in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
-		if sleep(ctx, in.sink.backoff(Classify(err), attempt)) != nil {
-			return
-		}
+	}
+	skip, ok := readStored(a.Offset, true)
+	if !ok {
+		return
 	}
 	if n := skip.len(); n > 0 {
 		in.log.Info("partition has rows stored past its committed offset; they will be skipped",
@@ -291,6 +299,14 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			return
 		}
 		p.read(msg.Offset, checkTime)
+		if skip != nil && skip.until > 0 && msg.Offset >= skip.until {
+			if !skip.more {
+				skip = nil
+			} else if skip, ok = readStored(msg.Offset, false); !ok {
+				in.budget.release(row.charged)
+				return
+			}
+		}
 		var stored, reused bool
 		if skip != nil {
 			stored, reused = skip.match(msg.Offset, row.fingerprint)
@@ -328,7 +344,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			in.budget.release(row.charged)
 			return
 		}
-		if skip != nil && skip.exhausted() {
+		if skip != nil && skip.exhausted() && !skip.more {
 			skip = nil
 		}
 	}

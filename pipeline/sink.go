@@ -51,6 +51,8 @@ type Sink struct {
 	// timeout bounds each insert attempt and each read-back: clickhouse-go's read timeout
 	// does not cover Send, and a hung server must become an error, not a stall.
 	timeout time.Duration
+	// window is how many offsets one skip read covers (skipWindow; tests make it small).
+	window int64
 
 	// attemptMu is read-held for each insert attempt (several run at once). A partition
 	// being given up write-locks it once after marking itself abandoned: that waits out every
@@ -70,7 +72,7 @@ func NewSink(ctx context.Context, conn driver.Conn, database string, retry confi
 	if err := schema.ValidateDatabase(database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, timeout: insertTimeout, insertSQL: map[string]string{
+	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, timeout: insertTimeout, window: skipWindow, insertSQL: map[string]string{
 		tableEvents:     insertStatement(database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(database, tableQuarantine, quarantineColumns),
 	}}
@@ -629,21 +631,25 @@ func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 	return []any{receivedAt, reason, detail, payload, size, topic, partition, offset, kafkaTime, key, insertID, fps}
 }
 
-// StoredOffsets returns what of topic/partition at or after from is already in events or
-// quarantine (what a previous owner stored but did not commit), with each row's fingerprint.
-// The server sorts, so the set is built in one pass without holding the rows twice.
+// skipWindow is how many offsets one skip read covers; the set holds 4 bytes per stored
+// offset in it, so at most 4 MiB per partition, however much is stored past the commit.
+const skipWindow = 1 << 20
+
+// StoredOffsets returns what of topic/partition in [from, from+skipWindow) is already stored
+// (what a previous owner stored but did not commit), with each row's fingerprint, and
+// whether anything is stored past that window. It reads stored_offsets, sorted by the Kafka
+// coordinates, so the read is a primary-key range, not a scan of events and quarantine.
 func (s *Sink) StoredOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
 	from = max(from, 0)
-	q := "SELECT kafka_offset, fingerprint FROM (" +
-		"SELECT kafka_offset, fingerprint FROM `" + s.db + "`.events WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?" +
-		" UNION ALL SELECT kafka_offset, fingerprint FROM `" + s.db + "`.quarantine WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?" +
-		") ORDER BY kafka_offset"
-	rows, err := s.conn.Query(ctx, q, topic, uint32(partition), uint64(from), topic, uint32(partition), uint64(from))
+	until := from + s.window
+	where := " FROM `" + s.db + "`.stored_offsets WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
+	rows, err := s.conn.Query(ctx, "SELECT kafka_offset, fingerprint"+where+" AND kafka_offset < ? ORDER BY kafka_offset",
+		topic, uint32(partition), uint64(from), uint64(until))
 	if err != nil {
 		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
 	}
 	defer rows.Close()
-	set := &offsetSet{}
+	set := &offsetSet{until: until}
 	for rows.Next() {
 		var o, fp uint64
 		if err := rows.Scan(&o, &fp); err != nil {
@@ -654,5 +660,22 @@ func (s *Sink) StoredOffsets(ctx context.Context, topic string, partition int32,
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
 	}
+	var beyond []uint64
+	rest, err := s.conn.Query(ctx, "SELECT kafka_offset"+where+" LIMIT 1", topic, uint32(partition), uint64(until))
+	if err != nil {
+		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
+	}
+	defer rest.Close()
+	for rest.Next() {
+		var o uint64
+		if err := rest.Scan(&o); err != nil {
+			return nil, err
+		}
+		beyond = append(beyond, o)
+	}
+	if err := rest.Err(); err != nil {
+		return nil, err
+	}
+	set.more = len(beyond) > 0
 	return set, nil
 }

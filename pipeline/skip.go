@@ -46,12 +46,15 @@ func fold(fp uint64) uint32 {
 // offsetSet is what of one partition is already stored in ClickHouse at or past the
 // committed offset, read back when the partition is assigned: runs of offsets, and for each
 // offset the folded fingerprint of the row stored there. A message is skipped only when a
-// row at its offset has its fingerprint. Memory: 4 bytes per stored offset past the commit.
+// row at its offset has its fingerprint. It covers one window of offsets (see skipWindow):
+// 4 bytes per stored offset in it.
 type offsetSet struct {
 	ranges [][2]int64         // sorted, disjoint, inclusive
 	fps    [][]uint32         // fps[i][o-ranges[i][0]]: fingerprint of the first row at o
 	extra  map[int64][]uint32 // fingerprints of further rows at an offset (several incarnations)
 	cursor int                // offsets are asked in increasing order
+	until  int64              // the set covers offsets below until (0: no bound)
+	more   bool               // rows are stored at or past until: read the next window there
 }
 
 // add records a stored row; offsets must come in non-decreasing order.
