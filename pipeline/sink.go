@@ -632,8 +632,8 @@ func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 }
 
 // skipWindow is how many offsets one skip read covers; the set holds 4 bytes per stored
-// offset in it, so at most 4 MiB per partition, however much is stored past the commit.
-const skipWindow = 1 << 20
+// offset in it, so at most 1 MiB per partition, however much is stored past the commit.
+const skipWindow = 1 << 18
 
 // StoredOffsets returns what of topic/partition in [from, from+skipWindow) is already stored
 // (what a previous owner stored but did not commit), with each row's fingerprint, and
