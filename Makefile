@@ -76,6 +76,12 @@ run:
 bench-query:
 	scripts/bench-query.sh
 
+# Partition assignment cost (fence + first skip-read window) with 10M stored offsets of one
+# partition: committed, 50k uncommitted, group reset. FAULTLINE_BENCH_ROWS changes the size.
+.PHONY: bench-skip
+bench-skip:
+	$(GO) test -run '^$$' -bench BenchmarkSkipReadAtAssignment -benchtime 10x -timeout 30m ./pipeline
+
 # The fault-injection scenarios of faults/ combined at random for SOAK_DURATION (not in CI):
 # `make soak SOAK_DURATION=1h`. SOAK_RATE sets messages/s, SOAK_SEED replays fault choices.
 SOAK_DURATION ?= 10m

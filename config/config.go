@@ -79,6 +79,9 @@ type Batch struct {
 	MaxAge           time.Duration
 	MaxInflightBytes int
 	Inserts          int // batches being inserted at once; offsets are still committed in order
+	// InsertTimeout bounds one insert attempt and one read-back of it: a hung server is
+	// an error within it, well inside the rebalance timeout.
+	InsertTimeout time.Duration
 }
 
 // Retry is how inserts are retried after a ClickHouse error.
@@ -104,6 +107,9 @@ type Catalog struct {
 type Metrics struct {
 	Listen               string
 	MaxUnknownErrorTypes int
+	// Pprof serves /debug/pprof/ on the metrics listener; off by default, as profiles
+	// expose internals and cost CPU.
+	Pprof bool
 }
 
 // Alerts configures the generated Prometheus rules (faultline-gen rules --config): severity
@@ -191,6 +197,7 @@ func Defaults() map[string]any {
 		"batch.max_age":            "1s",
 		"batch.max_inflight_bytes": "64MiB",
 		"batch.inserts":            1,
+		"batch.insert_timeout":     "10s",
 
 		"retry.initial_backoff": "100ms",
 		"retry.max_backoff":     "10s",
@@ -204,6 +211,7 @@ func Defaults() map[string]any {
 
 		"metrics.listen":                  "127.0.0.1:9464",
 		"metrics.max_unknown_error_types": 50,
+		"metrics.pprof":                   false,
 
 		"alerts.severity_page":   "critical",
 		"alerts.severity_ticket": "warning",
@@ -461,6 +469,12 @@ func fromViper(v *viper.Viper) (*Config, error) {
 		MaxAge:           r.duration("batch.max_age", 10*time.Millisecond),
 		MaxInflightBytes: r.bytes("batch.max_inflight_bytes", 64*1024),
 		Inserts:          r.integer("batch.inserts", 1),
+		InsertTimeout:    r.duration("batch.insert_timeout", 100*time.Millisecond),
+	}
+	if c.Batch.InsertTimeout >= c.Kafka.RebalanceTimeout/2 {
+		// A revoked partition waits out its inserts in flight before it is handed over,
+		// within half the rebalance timeout.
+		r.fail("batch.insert_timeout", "must be shorter than half of kafka.rebalance_timeout (%s), got %s", c.Kafka.RebalanceTimeout/2, c.Batch.InsertTimeout)
 	}
 	if c.Batch.MaxRows > 1_000_000 {
 		// ClickHouse splits larger inserts into several blocks (max_insert_block_size).
@@ -488,6 +502,7 @@ func fromViper(v *viper.Viper) (*Config, error) {
 	c.Metrics = Metrics{
 		Listen:               r.str("metrics.listen"),
 		MaxUnknownErrorTypes: r.integer("metrics.max_unknown_error_types", 0),
+		Pprof:                r.boolean("metrics.pprof"),
 	}
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {

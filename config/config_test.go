@@ -145,6 +145,9 @@ func TestBadValuesNameTheirKey(t *testing.T) {
 		{"FAULTLINE_ALERTS_INGEST_JOB", "a job", "alerts.ingest_job"},
 		{"FAULTLINE_ALERTS_GRAFANA_URL", "grafana:3000", "alerts.grafana_url"},
 		{"FAULTLINE_ALERTS_RUNBOOK_URL", "docs/runbooks", "alerts.runbook_url"},
+		{"FAULTLINE_BATCH_INSERT_TIMEOUT", "15s", "batch.insert_timeout"}, // half the rebalance timeout
+		{"FAULTLINE_BATCH_INSERT_TIMEOUT", "1ms", "batch.insert_timeout"},
+		{"FAULTLINE_METRICS_PPROF", "maybe", "metrics.pprof"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {

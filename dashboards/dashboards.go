@@ -150,7 +150,7 @@ func overview() *dashboard.DashboardBuilder {
 	cats := append(catalog.CategoryNames(), "unknown")
 	return base(OverviewUID, "faultline / Overview",
 		"Errors per second by category and type, top types, test vs live, unknown types and quarantine.").
-		WithVariable(dashboard.NewCustomVariableBuilder("category").Label("Category").
+		WithVariable(dashboard.NewCustomVariableBuilder("category").Label("Category").AllowCustomValue(false).
 			Values(dashboard.StringOrMap{String: cog.ToPtr(joinComma(cats))}).
 			Multi(true).IncludeAll(true).
 			Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: cog.ToPtr("All")},
@@ -170,7 +170,7 @@ func overview() *dashboard.DashboardBuilder {
 		WithPanel(tablePanel(7, "Top error types", "Events in the time range from the per-minute rollup (ClickHouse).", 12, 10,
 			chTable(`SELECT error_type, category, sum(events) AS events
 FROM ${database}.events_per_minute
-WHERE $__timeFilter(minute) AND $__conditionalAll(category IN (${category:singlequote}), $category)
+WHERE $__timeFilter(minute) AND $__conditionalAll(has(splitByChar(',', replaceRegexpAll(decodeURLComponent('${category:percentencode}'), '[{}]', '')), category), $category)
 GROUP BY error_type, category
 ORDER BY events DESC
 LIMIT 20`))).
@@ -194,7 +194,7 @@ ORDER BY messages DESC`))).
 		WithPanel(series(11, "Events per interval by environment (ClickHouse)", "Stored events per time bucket from the per-minute rollup.", "short", 24, 8,
 			chSeries(`SELECT toDateTime(intDiv(toUInt32(minute), $__interval_s) * $__interval_s) AS time, environment, sum(events) AS events
 FROM ${database}.events_per_minute
-WHERE $__timeFilter(minute) AND $__conditionalAll(category IN (${category:singlequote}), $category)
+WHERE $__timeFilter(minute) AND $__conditionalAll(has(splitByChar(',', replaceRegexpAll(decodeURLComponent('${category:percentencode}'), '[{}]', '')), category), $category)
 GROUP BY time, environment
 ORDER BY time`)))
 }
@@ -204,7 +204,9 @@ ORDER BY time`)))
 func errorType() *dashboard.DashboardBuilder {
 	return base(ErrorTypeUID, "faultline / Error type",
 		"One error type: its rate against the spike baseline and threshold, its catalog entry and remediation, and the organizations it hits.").
-		WithVariable(dashboard.NewQueryVariableBuilder("error_type").Label("Error type").
+		// Only values the query returns (faultline's own label values, ^[a-z0-9_]+$), never
+		// one typed into the URL: they go into PromQL matchers.
+		WithVariable(dashboard.NewQueryVariableBuilder("error_type").Label("Error type").AllowCustomValue(false).
 			Datasource(promDS).
 			Query(dashboard.StringOrMap{String: cog.ToPtr("label_values(faultline_events_total, error_type)")}).
 			Definition("label_values(faultline_events_total, error_type)").
@@ -220,27 +222,27 @@ func errorType() *dashboard.DashboardBuilder {
 		WithPanel(tablePanel(3, "Catalog entry and remediation", "The catalog row the ingester wrote to ClickHouse (newest version of the type).", 24, 6,
 			chTable(`SELECT error_type, status_code, category, actor, remediation, description, error_url, source, catalog_version
 FROM ${database}.catalog FINAL
-WHERE error_type = ${error_type:sqlstring}`))).
+WHERE error_type = decodeURLComponent('${error_type:percentencode}')`))).
 		WithPanel(series(4, "Errors/s by environment", "Rate of this type by environment.", "reqps", 12, 8,
 			prom("A", `sum by (environment) (rate(faultline_events_total{error_type="$error_type"}[$__rate_interval]))`, "{{environment}}"))).
 		WithPanel(series(5, "Events per interval (ClickHouse)", "Stored events of this type per time bucket.", "short", 12, 8,
 			chSeries(`SELECT toDateTime(intDiv(toUInt32(minute), $__interval_s) * $__interval_s) AS time, sum(events) AS events
 FROM ${database}.events_per_minute
-WHERE $__timeFilter(minute) AND error_type = ${error_type:sqlstring}
+WHERE $__timeFilter(minute) AND error_type = decodeURLComponent('${error_type:percentencode}')
 GROUP BY time
 ORDER BY time`))).
 		WithPanel(tablePanel(6, "Most affected organizations", "Organizations with the most events of this type in the time range.", 12, 10,
 			chTable(`SELECT organization_id, count() AS events, uniq(project_id) AS projects,
     countIf(environment = 'live') AS live_events, min(event_time) AS first_seen, max(event_time) AS last_seen
 FROM ${database}.events
-WHERE $__timeFilter(event_time) AND error_type = ${error_type:sqlstring}
+WHERE $__timeFilter(event_time) AND error_type = decodeURLComponent('${error_type:percentencode}')
 GROUP BY organization_id
 ORDER BY events DESC
 LIMIT 20`))).
 		WithPanel(tablePanel(7, "Latest events", "The newest events of this type.", 12, 10,
 			chTable(`SELECT event_time, environment, organization_id, project_id, method, path, request_id
 FROM ${database}.events
-WHERE $__timeFilter(event_time) AND error_type = ${error_type:sqlstring}
+WHERE $__timeFilter(event_time) AND error_type = decodeURLComponent('${error_type:percentencode}')
 ORDER BY event_time DESC
 LIMIT 50`)))
 }

@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,7 +118,10 @@ func TestExpandSQL(t *testing.T) {
 		{"time interval", "SELECT $__timeInterval(minute) AS t", "SELECT toStartOfInterval(toDateTime(minute), INTERVAL 30 second) AS t", v},
 		{"interval seconds", "intDiv(x, $__interval_s) * $__interval_s", "intDiv(x, 30) * 30", v},
 		{"database", "FROM ${database}.events", "FROM db1.events", v},
-		{"sqlstring escapes", "error_type = ${error_type:sqlstring}", `error_type = 'it\'s'`, v},
+		{"sqlstring doubles quotes, as Grafana does", "error_type = ${error_type:sqlstring}", `error_type = 'it''s'`, v},
+		{"singlequote, as Grafana does", "${error_type:singlequote}", `'it\'s'`, v},
+		{"percentencode", "'${error_type:percentencode}'", `'it%27s'`, v},
+		{"percentencode many", "'${category:percentencode}'", `'%7Bbilling%2Csso%7D'`, v},
 		{"conditionalAll some", "AND $__conditionalAll(category IN (${category:singlequote}), $category)", "AND category IN ('billing','sso')", v},
 		{"conditionalAll all", "AND $__conditionalAll(category IN (${category:singlequote}), $category)", "AND 1=1", all},
 		{"from/to", "$__fromTime, $__toTime", "toDateTime(1700000000), toDateTime(1700003600)", v},
@@ -163,5 +167,41 @@ func PanelVars(database string, now time.Time) Vars {
 		Interval: 20 * time.Second, RateInterval: time.Minute,
 		Values: map[string][]string{"database": {database}, "category": cats, "error_type": {"billing_not_verified"}},
 		All:    map[string]bool{"category": true},
+	}
+}
+
+// Variables that reach PromQL matchers take only the values their query or list offers
+// (faultline's own label values), never a value typed into the dashboard URL.
+func TestPromQLVariablesRefuseCustomValues(t *testing.T) {
+	rendered, err := Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for name, raw := range rendered {
+		var d struct {
+			Templating struct {
+				List []struct {
+					Name             string `json:"name"`
+					Type             string `json:"type"`
+					AllowCustomValue *bool  `json:"allowCustomValue"`
+				} `json:"list"`
+			} `json:"templating"`
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range d.Templating.List {
+			if v.Type == "constant" {
+				continue
+			}
+			seen++
+			if v.AllowCustomValue == nil || *v.AllowCustomValue {
+				t.Errorf("%s: variable %s accepts custom values", name, v.Name)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no variables found")
 	}
 }

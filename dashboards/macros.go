@@ -32,7 +32,7 @@ var (
 
 // ExpandSQL expands a grafana-clickhouse-datasource raw SQL query the way Grafana and the
 // plugin (v4) do: $__conditionalAll(cond, $var) becomes cond, or 1=1 when var is All; template
-// variables (${v}, ${v:sqlstring}, ${v:singlequote}, $v); then the plugin macros
+// variables (${v}, ${v:sqlstring}, ${v:singlequote}, ${v:percentencode}, $v); then the plugin macros
 // $__timeFilter(col) -> col >= toDateTime(from) AND col <= toDateTime(to),
 // $__timeInterval(col) -> toStartOfInterval(toDateTime(col), INTERVAL n second),
 // $__interval_s, $__fromTime, $__toTime. Anything left that starts with $ is an error.
@@ -143,18 +143,30 @@ func expandVars(s string, v Vars, f formatter) (string, error) {
 	return out, firstErr
 }
 
-func sqlQuote(s string) string {
-	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
-}
-
+// The formats below do what Grafana's do (public/app/features/templating/formatRegistry.ts),
+// so that the tests see the SQL Grafana would send. Note that neither sqlstring (which doubles ')
+// nor singlequote (which puts a backslash before ') escapes backslashes, which ClickHouse reads as escapes: the
+// dashboards use percentencode inside decodeURLComponent('...') instead, which only ever
+// puts [A-Za-z0-9._~%-] between the quotes.
 func sqlFormat(name, format string, vals []string, _ bool) (string, error) {
 	switch format {
-	case "sqlstring", "singlequote":
+	case "sqlstring":
 		q := make([]string, len(vals))
 		for i, s := range vals {
-			q[i] = sqlQuote(s)
+			q[i] = "'" + strings.ReplaceAll(s, "'", "''") + "'"
 		}
 		return strings.Join(q, ","), nil
+	case "singlequote":
+		q := make([]string, len(vals))
+		for i, s := range vals {
+			q[i] = "'" + strings.ReplaceAll(s, "'", `\'`) + "'"
+		}
+		return strings.Join(q, ","), nil
+	case "percentencode":
+		if len(vals) == 1 {
+			return percentEncode(vals[0]), nil
+		}
+		return percentEncode("{" + strings.Join(vals, ",") + "}"), nil
 	case "":
 		if len(vals) != 1 {
 			return "", fmt.Errorf("variable %q: raw format with %d values", name, len(vals))
@@ -163,6 +175,21 @@ func sqlFormat(name, format string, vals []string, _ bool) (string, error) {
 	default:
 		return "", fmt.Errorf("variable %q: format %q not supported in SQL", name, format)
 	}
+}
+
+// percentEncode is JavaScript's encodeURIComponent made strict as Grafana does: every byte
+// but RFC 3986's unreserved characters becomes %XX.
+func percentEncode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
 
 func promFormat(name, format string, vals []string, _ bool) (string, error) {

@@ -329,6 +329,8 @@ func (c *Checker) setTime(s *scanner, ev *Event, sp span, kafkaTime time.Time) {
 		c.invalid(s, ev, fTimestamp, sp)
 		return
 	}
+	// A time the events table cannot hold is as unusable as an unparseable one.
+	ok = ok && Storable(t)
 	if ok && !kafkaTime.IsZero() {
 		d := t.Sub(kafkaTime)
 		ok = d <= c.maxSkew && d >= -c.maxSkew

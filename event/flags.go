@@ -25,7 +25,10 @@ const (
 	FlagMalformedRequestID
 	// FlagBadTimestamp: the envelope timestamp was not used, because it is
 	// unparseable, of the wrong type, or further than Options.MaxClockSkew from
-	// the Kafka time; the original value is kept as attribute "timestamp".
+	// the Kafka time, or outside what a DateTime column holds (see Storable);
+	// the original value is kept as attribute "timestamp". The ingester also sets
+	// it when the Kafka record time itself is unusable (attribute
+	// "kafka_timestamp", epoch milliseconds).
 	FlagBadTimestamp
 	// FlagInvalidField: a known optional field had the wrong JSON type or an
 	// invalid value; it is kept as an attribute under its own key.

@@ -148,3 +148,22 @@ func parseEpochMs(raw string, isInt bool) (time.Time, bool) {
 	nsec := math.Round((v - sec*1000) * 1e6)
 	return time.Unix(int64(sec), int64(nsec)).UTC(), true
 }
+
+// The times a ClickHouse DateTime column holds, as clickhouse-go v2 accepts them
+// (1970-01-01 00:00:00 to 2105-12-31 23:59:59 UTC). The client refuses a whole
+// block for one time outside, so no such time may become an event's Time.
+const (
+	MinStorableUnix = 0
+	MaxStorableUnix = 4291747199
+)
+
+// Storable reports whether t fits a DateTime column. The zero time.Time (what
+// kafka-go reports for a record timestamp of 0 or -1) does not.
+func Storable(t time.Time) bool {
+	if t.IsZero() {
+		return false
+	}
+	// clickhouse-go compares whole times: 23:59:59.5 of the last day is already past.
+	u := t.Unix()
+	return u >= MinStorableUnix && (u < MaxStorableUnix || (u == MaxStorableUnix && t.Nanosecond() == 0))
+}

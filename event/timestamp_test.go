@@ -61,3 +61,66 @@ func TestDaysFromCivil(t *testing.T) {
 		}
 	}
 }
+
+// Times outside a DateTime column are never an event's time: the envelope value is flagged
+// bad_timestamp and kept, and the Kafka time is used.
+func TestUnstorableEnvelopeTimesAreFlagged(t *testing.T) {
+	c := NewChecker(testCatalog(t), Options{})
+	kt := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		timestamp string
+		kafka     time.Time
+		bad       bool
+	}{
+		{"year 2200, no kafka time", `"2200-01-01T00:00:00Z"`, time.Time{}, true},
+		{"year 2200 as epoch ms, no kafka time", `7258118400000`, time.Time{}, true},
+		{"before 1970, no kafka time", `"1969-12-31T23:59:59Z"`, time.Time{}, true},
+		{"negative epoch ms, no kafka time", `-1`, time.Time{}, true},
+		{"last storable second", `"2105-12-31T23:59:59Z"`, time.Time{}, false},
+		{"first storable second", `0`, time.Time{}, false},
+		{"first unstorable second", `"2106-01-01T00:00:00Z"`, time.Time{}, true},
+		{"past the last second by a millisecond", `4291747199001`, time.Time{}, true},
+		{"in range and within skew", `"2026-12-02T09:00:00Z"`, kt, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ev Event
+			if _, ok := c.Check([]byte(body("timestamp", tt.timestamp)), tt.kafka, &ev); !ok {
+				t.Fatal("rejected")
+			}
+			if got := ev.Flags.Has(FlagBadTimestamp); got != tt.bad {
+				t.Fatalf("bad_timestamp = %v, want %v (time %v)", got, tt.bad, ev.Time)
+			}
+			if tt.bad {
+				if v, _ := ev.Attr("timestamp"); v != tt.timestamp {
+					t.Fatalf("attribute timestamp = %q, want %q", v, tt.timestamp)
+				}
+				if !ev.Time.Equal(tt.kafka.UTC()) {
+					t.Fatalf("time %v, want the Kafka time %v", ev.Time, tt.kafka)
+				}
+			} else if !Storable(ev.Time) {
+				t.Fatalf("time %v not storable", ev.Time)
+			}
+		})
+	}
+}
+
+func TestStorable(t *testing.T) {
+	for _, tt := range []struct {
+		t    time.Time
+		want bool
+	}{
+		{time.Time{}, false},
+		{time.Unix(0, 0), true},
+		{time.Unix(-1, 0), false},
+		{time.Unix(MaxStorableUnix, 0), true},
+		{time.Unix(MaxStorableUnix+1, 0), false},
+		{time.Unix(MaxStorableUnix, 1), false},         // clickhouse-go refuses the fraction past the last second
+		{time.UnixMilli(1_733_000_000_000_000), false}, // microseconds read as milliseconds
+	} {
+		if got := Storable(tt.t); got != tt.want {
+			t.Errorf("Storable(%v) = %v, want %v", tt.t, got, tt.want)
+		}
+	}
+}

@@ -12,6 +12,10 @@
 //	TestBrokerRestarts                   the dev broker stopped / killed and restarted on its data
 //	TestSecondIngesterJoinsAndLeaves     rebalances both ways: join, graceful leave, crash leave
 //	TestServerRejectedRowsAtScale        rows the server refuses, mixed into normal traffic
+//	TestClickHouseHangsWhileAMemberTakesOver  clickhouse-server SIGSTOPped past the rebalance
+//	                                     timeout while one member dies and the other takes over
+//	TestHostileBacklogStaysUnderTheMemoryBound  64 KiB messages of 8,000 tiny keys: RSS bound
 //
-// `make soak` (build tag soak) combines the same faults at random for SOAK_DURATION.
+// `make soak` (build tag soak) combines the same faults at random for SOAK_DURATION; half of
+// its ClickHouse outages are hangs (SIGSTOP / SIGCONT).
 package faults

@@ -1,11 +1,15 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	mrand "math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // newRand returns a seeded source of randomness for fault timing; the seed is logged so a
@@ -340,4 +344,122 @@ func TestServerRejectedRowsAtScale(t *testing.T) {
 	v := r.verify()
 	t.Logf("RESULT server-rejected rows: %d messages (%d events, %d quarantined, %d of them poison rows the server refused), one SIGKILL mid-stream with %d uncommitted; catch-up %s; drain: %s; exactly once: ok",
 		v.Messages, v.Events, v.Quarantined, v.ServerRejected, lagAtKill, rep.CatchUp.Round(100*time.Millisecond), rep.Drain)
+}
+
+// ClickHouse hangs (SIGSTOP, longer than the rebalance timeout) while a member dies with
+// inserts in flight and the other takes its partitions over, then resumes (SIGCONT) and
+// works through what its sockets hold. Every insert attempt ends within its deadline; a
+// timed-out attempt is read back only once the server has finished it; and the new owner's
+// skip read waits until inserts begun before its assignment are over, so a late landing of
+// the dead member's block is skipped, not stored a second time.
+func TestClickHouseHangsWhileAMemberTakesOver(t *testing.T) {
+	r := newRig(t, rigOptions{ownClickHouse: true})
+	_, seed := newRand(t)
+	prod := r.startProducing(seed, 6000, 0)
+	a := r.startAndWait(nil)
+	b := r.startAndWait(nil)
+	waitUntil(t, 60*time.Second, "both members consume", func() (bool, string) {
+		na, nb := a.mustScrape(t).sum("faultline_assigned_partitions"), b.mustScrape(t).sum("faultline_assigned_partitions")
+		return na > 0 && nb > 0 && b.mustScrape(t).sum("faultline_rows_stored_total") > 0, fmt.Sprintf("assigned %v and %v", na, nb)
+	})
+	time.Sleep(time.Second)
+
+	const hang = 12 * time.Second // past the 6 s rebalance timeout and the 3 s session timeout
+	r.chSrv.Pause()
+	stopped := time.Now()
+	time.Sleep(300 * time.Millisecond) // let b send into the stopped server
+	b.kill()
+	waitUntil(t, 30*time.Second, a.name+" owns every partition", func() (bool, string) {
+		n := a.mustScrape(t).sum("faultline_assigned_partitions")
+		return n == partitions, fmt.Sprintf("assigned %v", n)
+	})
+	if time.Since(stopped) >= hang {
+		t.Fatalf("takeover took %s, longer than the hang", time.Since(stopped))
+	}
+	time.Sleep(hang - time.Since(stopped))
+	m := a.mustScrape(t)
+	timeouts := m.sum("faultline_insert_errors_total", "class", "retryable")
+	r.chSrv.Continue()
+	resumed := time.Now()
+	time.Sleep(3 * time.Second)
+	st := prod.stop(r)
+	rep := r.finish(a)
+	v := r.verify()
+	t.Logf("RESULT clickhouse hang: %d messages (%d events, %d quarantined) produced at %.0f/s; ClickHouse stopped %s; b SIGKILLed during it and a took every partition over; a's insert errors during the hang %.0f; %d assignments skipped stored-but-uncommitted rows; caught up %s after SIGCONT; drain: %s; exactly once: ok",
+		v.Messages, v.Events, v.Quarantined, st.Rate(), resumed.Sub(stopped).Round(100*time.Millisecond), timeouts, r.skips(), rep.CatchUp.Round(100*time.Millisecond), rep.Drain)
+}
+
+// A backlog of maximum-size messages made of thousands of tiny keys (about 1 MB each once
+// decoded, 16x their bytes) is consumed with RSS under the bound the config documents: the
+// in-flight budget charges decoded cost, not message bytes.
+func TestHostileBacklogStaysUnderTheMemoryBound(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	const (
+		inflightLimit = 8 << 20
+		// cmd/ingest's soft limit, 2 x max_inflight_bytes + inserts x max_bytes + 64 MiB, plus
+		// the same 40 MiB of runtime and mapped binary as TestClickHouseOutage allows.
+		rssLimit = 2*inflightLimit + 2*(4<<20) + 64<<20 + 40<<20
+		count    = 1200
+	)
+	var b strings.Builder
+	b.WriteString(`{"status_code":400,"error_type":"billing_not_verified"`)
+	for i := 0; b.Len() < 64<<10-16; i++ {
+		b.WriteString(`,"` + strconv.FormatInt(int64(i), 36) + `":1`)
+	}
+	b.WriteString("}")
+	payload := []byte(b.String())
+	w := &kafka.Writer{Addr: kafka.TCP(r.broker), Topic: topic, BatchTimeout: 5 * time.Millisecond,
+		RequiredAcks: kafka.RequireOne, Balancer: &kafka.RoundRobin{}, BatchBytes: 2 << 20}
+	defer w.Close()
+	for sent := 0; sent < count; sent += 20 {
+		msgs := make([]kafka.Message, 20)
+		for i := range msgs {
+			msgs[i] = kafka.Message{Value: payload}
+		}
+		if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.mu.Lock()
+	r.written.Total += count
+	r.written.Bytes += int64(count * len(payload))
+	r.written.Accepted += count
+	r.written.ByErrorType["billing_not_verified"] += count
+	r.written.ByFlag["missing_request_id"] += count
+	r.written.ByEnvironment["unknown"] += count
+	r.mu.Unlock()
+
+	ing := r.startAndWait(map[string]string{
+		"FAULTLINE_BATCH_MAX_INFLIGHT_BYTES": "8MiB",
+		"FAULTLINE_BATCH_MAX_BYTES":          "4MiB",
+		"FAULTLINE_BATCH_INSERTS":            "2",
+		"FAULTLINE_KAFKA_MAX_FETCH_BYTES":    "1MiB",
+	})
+	var maxRSS int64
+	var maxInflight float64
+	samples := 0
+	for {
+		m := ing.mustScrape(t)
+		rss, err := ing.rssBytes()
+		if err != nil {
+			t.Fatalf("%s: %v", ing.name, err)
+		}
+		maxRSS = max(maxRSS, rss)
+		maxInflight = max(maxInflight, m.sum("faultline_inflight_bytes"))
+		samples++
+		if rss > rssLimit {
+			t.Fatalf("RSS %s > bound %s while consuming the backlog", mib(float64(rss)), mib(rssLimit))
+		}
+		if m.sum("faultline_rows_stored_total") >= count {
+			break
+		}
+		if ing.exited() {
+			t.Fatalf("%s exited: %v", ing.name, ing.exitErr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rep := r.finish(ing)
+	v := r.verify()
+	t.Logf("RESULT hostile backlog: %d messages of %d bytes (%d tiny keys each); %d scrapes: max RSS %s (bound %s), max faultline_inflight_bytes %s of 8 MiB; drain: %s; exactly once: ok",
+		v.Messages, len(payload), strings.Count(string(payload), ":")-2, samples, mib(float64(maxRSS)), mib(rssLimit), mib(maxInflight), rep.Drain)
 }

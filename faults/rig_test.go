@@ -436,6 +436,7 @@ func (r *rig) ingesterEnv(metricsAddr string) map[string]string {
 		"FAULTLINE_KAFKA_SESSION_TIMEOUT":    "3s",
 		"FAULTLINE_KAFKA_HEARTBEAT_INTERVAL": "300ms",
 		"FAULTLINE_KAFKA_REBALANCE_TIMEOUT":  "6s",
+		"FAULTLINE_BATCH_INSERT_TIMEOUT":     "2s",
 		"FAULTLINE_KAFKA_MAX_WAIT":           "200ms",
 		"FAULTLINE_CLICKHOUSE_ADDR":          r.chAddr,
 		"FAULTLINE_CLICKHOUSE_DATABASE":      r.db,

@@ -172,22 +172,36 @@ func TestSoak(t *testing.T) {
 				continue // one outage at a time
 			}
 			down := time.Duration(30000+rng.IntN(15000)) * time.Millisecond
+			// Half the outages are a hung server (SIGSTOP past the rebalance timeout): it
+			// holds its connections and the blocks in them, then goes on (SIGCONT).
+			hang := rng.IntN(2) == 0
+			if hang {
+				down = time.Duration(8000+rng.IntN(8000)) * time.Millisecond
+			}
 			outageDone = make(chan struct{})
 			done := outageDone
-			r.chSrv.Stop()
+			if hang {
+				r.chSrv.Pause()
+			} else {
+				r.chSrv.Stop()
+			}
 			outageMu.Lock()
 			chDown = true
 			outageMu.Unlock()
-			s.note("ClickHouse stopped for %s", down.Round(100*time.Millisecond))
-			counts["clickhouse outage"]++
+			s.note("ClickHouse %s for %s", map[bool]string{true: "hung (SIGSTOP)", false: "stopped"}[hang], down.Round(100*time.Millisecond))
+			counts[map[bool]string{true: "clickhouse hang", false: "clickhouse outage"}[hang]]++
 			go func() {
 				defer close(done)
 				time.Sleep(down)
 				outageMu.Lock()
 				chDown = false
 				outageMu.Unlock()
-				r.chSrv.Start()
-				s.note("ClickHouse started again")
+				if hang {
+					r.chSrv.Continue()
+				} else {
+					r.chSrv.Start()
+				}
+				s.note("ClickHouse back")
 			}()
 		default:
 			n := 1 + rng.IntN(5)

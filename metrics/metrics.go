@@ -10,6 +10,7 @@ package metrics
 import (
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -45,6 +46,7 @@ type Ingest struct {
 	Flagged        *prometheus.CounterVec
 	Consumed       *prometheus.CounterVec
 	Skipped        *prometheus.CounterVec
+	OffsetsReused  *prometheus.CounterVec
 	LagMessages    *prometheus.GaugeVec
 	LagSeconds     *prometheus.GaugeVec
 	BatchRows      *prometheus.HistogramVec
@@ -83,6 +85,9 @@ type CatalogType struct {
 	StatusCode string
 }
 
+// SkipReasons are why a message read is not stored (pipeline.SkipReasons names them too).
+var SkipReasons = []string{"already_stored", "transaction_marker"}
+
 // Labels of the per-error-type counter, in order.
 var EventLabels = []string{"error_type", "category", "environment", "status_code"}
 
@@ -101,6 +106,8 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 			"Messages read from Kafka, by topic.", "topic"),
 		Skipped: f.counterVec("messages_skipped_total",
 			"Messages read again after a restart or rebalance and not stored twice, by reason.", "reason"),
+		OffsetsReused: f.counterVec("offsets_reused_total",
+			"Messages found at an offset where ClickHouse holds rows of another message (a recreated topic): stored, not skipped.", "topic"),
 		LagMessages: f.gaugeVec("consumer_lag_messages",
 			"Messages between the last one read and the end of the partition, for owned partitions.", "topic", "partition"),
 		LagSeconds: f.gaugeVec("consumer_lag_seconds",
@@ -152,8 +159,10 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 			"Offset committed to Kafka (next to read), per owned partition.", "topic", "partition"),
 		LedgerBreaches: f.counterVec("ledger_breaches_total",
 			"Times a committed offset was found past an offset that is neither stored nor quarantined.", "topic", "partition"),
-		Unknown: newUnknownTypes(maxUnknown),
 	}
+	m.Unknown = newUnknownTypes(maxUnknown, func(name string) {
+		m.Events.DeletePartialMatch(prometheus.Labels{"error_type": name})
+	})
 
 	for _, t := range types {
 		for _, env := range Environments {
@@ -179,7 +188,9 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 	for _, r := range []string{"ok", "error"} {
 		m.Commits.WithLabelValues(r)
 	}
-	m.Skipped.WithLabelValues("already_stored")
+	for _, r := range SkipReasons {
+		m.Skipped.WithLabelValues(r)
+	}
 	for _, op := range KafkaOps {
 		m.KafkaErrors.WithLabelValues(op)
 	}
@@ -189,30 +200,68 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 	return m
 }
 
-// UnknownTypes bounds the error_type label for types missing from the catalog: the first max
-// distinct names keep their own label value, every later one shares OtherUnknown.
+// UnknownIdle is how long an unknown error type keeps its label slot without being seen.
+// A full set of slots gives the slot of the longest-idle name past it to a new name, and
+// that name's series are deleted, so a flood of junk names cannot lock real new types out.
+const UnknownIdle = time.Hour
+
+// UnknownTypes bounds the error_type label for types missing from the catalog: at most max
+// names hold their own label value at once, every other one shares OtherUnknown.
 type UnknownTypes struct {
-	mu   sync.Mutex
-	max  int
-	seen map[string]struct{}
+	mu    sync.Mutex
+	max   int
+	seen  map[string]time.Time // name -> last seen
+	evict func(name string)    // drops the series of a name whose slot is reclaimed
 }
 
-func newUnknownTypes(max int) *UnknownTypes {
-	return &UnknownTypes{max: max, seen: make(map[string]struct{})}
+func newUnknownTypes(max int, evict func(string)) *UnknownTypes {
+	return &UnknownTypes{max: max, seen: make(map[string]time.Time), evict: evict}
 }
 
-// Label returns the label value to use for the unknown error type name.
-func (u *UnknownTypes) Label(name string) string {
+// Label returns the label value to use for the unknown error type name, seen at now.
+func (u *UnknownTypes) Label(name string, now time.Time) string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if _, ok := u.seen[name]; ok {
+		u.seen[name] = now
 		return name
 	}
-	if len(u.seen) < u.max {
-		u.seen[name] = struct{}{}
-		return name
+	if len(u.seen) >= u.max {
+		oldest, at := "", now
+		for n, t := range u.seen {
+			if t.Before(at) {
+				oldest, at = n, t
+			}
+		}
+		if oldest == "" || now.Sub(at) < UnknownIdle {
+			return OtherUnknown
+		}
+		delete(u.seen, oldest)
+		if u.evict != nil {
+			u.evict(oldest)
+		}
 	}
-	return OtherUnknown
+	u.seen[name] = now
+	return name
+}
+
+// StatusLabel is the status_code label value of an event: the code itself when it is the
+// catalog type's own code, else its class ("4xx"). Per error type and environment that is at
+// most 1 + 5 values (catalog types) or 5 (unknown types), whatever codes arrive.
+func StatusLabel(code uint16, catalogCode bool) string {
+	if catalogCode {
+		return strconv.Itoa(int(code))
+	}
+	return strconv.Itoa(int(code)/100) + "xx"
+}
+
+// StatusClasses are the classes StatusLabel can return for codes 100..599.
+var StatusClasses = []string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// MaxEventSeries bounds the series of faultline_events_total:
+// environments x (catalog types x (1 + status classes) + (max unknown + 1) x status classes).
+func MaxEventSeries(catalogTypes, maxUnknown int) int {
+	return len(Environments) * (catalogTypes*(1+len(StatusClasses)) + (maxUnknown+1)*len(StatusClasses))
 }
 
 type factory struct{ reg prometheus.Registerer }

@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -40,16 +42,42 @@ func TestEveryKnownLabelExportedAtZero(t *testing.T) {
 }
 
 func TestUnknownTypesAreBounded(t *testing.T) {
-	u := newUnknownTypes(2)
-	cases := []struct{ in, want string }{
-		{"a", "a"}, {"b", "b"}, {"c", OtherUnknown}, {"a", "a"}, {"d", OtherUnknown}, {"b", "b"},
+	var evicted []string
+	u := newUnknownTypes(2, func(n string) { evicted = append(evicted, n) })
+	t0 := time.Unix(1_700_000_000, 0)
+	cases := []struct {
+		in   string
+		at   time.Duration
+		want string
+	}{
+		{"a", 0, "a"}, {"b", time.Minute, "b"}, {"c", 2 * time.Minute, OtherUnknown}, {"a", 3 * time.Minute, "a"},
+		{"d", 4 * time.Minute, OtherUnknown},
+		// b was last seen at 1m: past UnknownIdle, its slot goes to the next new name.
+		{"e", time.Minute + UnknownIdle, "e"},
+		{"b", time.Minute + UnknownIdle, OtherUnknown}, // a (3m) is not idle yet
+		{"f", 3*time.Minute + UnknownIdle, "f"},        // a is now
 	}
 	for _, tc := range cases {
-		if got := u.Label(tc.in); got != tc.want {
-			t.Errorf("Label(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := u.Label(tc.in, t0.Add(tc.at)); got != tc.want {
+			t.Errorf("Label(%q) at +%s = %q, want %q", tc.in, tc.at, got, tc.want)
 		}
 	}
-	if got := newUnknownTypes(0).Label("x"); got != OtherUnknown {
+	if fmt.Sprint(evicted) != "[b a]" {
+		t.Errorf("evicted %v, want [b a]", evicted)
+	}
+	if got := newUnknownTypes(0, nil).Label("x", t0); got != OtherUnknown {
 		t.Errorf("with max 0 every unknown type is %s, got %q", OtherUnknown, got)
+	}
+}
+
+func TestStatusLabel(t *testing.T) {
+	for _, tc := range []struct {
+		code    uint16
+		catalog bool
+		want    string
+	}{{400, true, "400"}, {400, false, "4xx"}, {503, false, "5xx"}, {100, false, "1xx"}, {599, false, "5xx"}} {
+		if got := StatusLabel(tc.code, tc.catalog); got != tc.want {
+			t.Errorf("StatusLabel(%d, %v) = %q, want %q", tc.code, tc.catalog, got, tc.want)
+		}
 	}
 }

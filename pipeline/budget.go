@@ -28,9 +28,10 @@ func (b *budget) setGauge() {
 	}
 }
 
-// acquire takes n bytes, waiting until they fit or ctx ends. A single message larger than
-// the whole budget still gets through alone.
-func (b *budget) acquire(ctx context.Context, n int) error {
+// acquire takes n bytes, waiting until they fit or ctx ends, and returns what it took: a
+// single message larger than the whole budget still gets through alone, charged the limit.
+// Give back exactly what it returned to release.
+func (b *budget) acquire(ctx context.Context, n int) (int, error) {
 	want := min(int64(n), b.limit)
 	for {
 		b.mu.Lock()
@@ -38,13 +39,13 @@ func (b *budget) acquire(ctx context.Context, n int) error {
 			b.used += want
 			b.setGauge()
 			b.mu.Unlock()
-			return nil
+			return int(want), nil
 		}
 		wait := b.freed
 		b.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		case <-wait:
 		}
 	}
@@ -53,7 +54,7 @@ func (b *budget) acquire(ctx context.Context, n int) error {
 // release returns n bytes taken by acquire.
 func (b *budget) release(n int) {
 	b.mu.Lock()
-	b.used -= min(int64(n), b.limit)
+	b.used -= int64(n)
 	b.setGauge()
 	close(b.freed)
 	b.freed = make(chan struct{})

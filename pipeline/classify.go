@@ -67,6 +67,10 @@ var (
 // Classify sorts an insert error into retryable, data or fatal. Anything it does not
 // recognise is retryable: retrying loses nothing, dropping would.
 func Classify(err error) ErrorClass {
+	var enc *encodeError
+	if errors.As(err, &enc) {
+		return ClassData
+	}
 	var exc *clickhouse.Exception
 	if errors.As(err, &exc) {
 		switch {

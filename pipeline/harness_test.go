@@ -50,7 +50,7 @@ func newHarness(t *testing.T, partitions int) *harness {
 	return &harness{t: t, broker: b.Addr, brokerCluster: b.Cluster, topic: topic, ch: ch, cat: mustCatalog(t), written: loadgen.NewExpected()}
 }
 
-func mustCatalog(t *testing.T) *catalog.Catalog {
+func mustCatalog(t testing.TB) *catalog.Catalog {
 	t.Helper()
 	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
 	if err != nil {
@@ -110,6 +110,7 @@ func (h *harness) config(group string) *config.Config {
 	cfg.Kafka.SessionTimeout = 3 * time.Second
 	cfg.Kafka.HeartbeatInterval = 300 * time.Millisecond
 	cfg.Kafka.RebalanceTimeout = 6 * time.Second
+	cfg.Batch.InsertTimeout = 2 * time.Second
 	cfg.Kafka.MaxWait = 200 * time.Millisecond
 	cfg.ClickHouse.Addr = []string{h.ch.Addr}
 	cfg.ClickHouse.Database = h.ch.Database
@@ -140,7 +141,7 @@ func (h *harness) newIngester(cfg *config.Config) *instance {
 	for _, r := range event.AllReasons() {
 		reasons = append(reasons, string(r))
 	}
-	reasons = append(reasons, ReasonServerRejected)
+	reasons = append(reasons, Reasons()...)
 	for _, f := range event.AllFlags() {
 		flags = append(flags, f.String())
 	}

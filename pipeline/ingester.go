@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +50,8 @@ type Summary struct {
 	Stored         int64
 	Quarantined    int64
 	ServerRejected int64
+	ClientRejected int64
+	Markers        int64 // transaction markers read and skipped
 	Flagged        int64
 	Elapsed        time.Duration
 }
@@ -60,7 +61,7 @@ func (s Summary) EventsPerSecond() float64 {
 	if s.Elapsed <= 0 {
 		return 0
 	}
-	return float64(s.Stored+s.Quarantined+s.Skipped) / s.Elapsed.Seconds()
+	return float64(s.Stored+s.Quarantined+s.Skipped+s.Markers) / s.Elapsed.Seconds()
 }
 
 // item is what a partition hands the batcher: a row, or a request to flush everything
@@ -87,11 +88,14 @@ type pending struct {
 // New builds an ingester. conn must reach a database with the schema applied; every Kafka
 // connection (group, partition readers, offset and lag calls) is made through kc.
 func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
-	sink, err := NewSink(context.Background(), conn, cfg.ClickHouse.Database, cfg.Retry, m, log)
+	sink, err := NewSink(context.Background(), conn, cfg.ClickHouse.Database, cfg.Retry, cfg.Batch.InsertTimeout, m, log)
 	if err != nil {
 		return nil, err
 	}
 	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
+	for _, t := range cfg.Kafka.Topics {
+		m.OffsetsReused.WithLabelValues(t)
+	}
 	return &Ingester{
 		cfg: cfg, log: log, m: m, checker: checker, sink: sink, conn: conn,
 		client:  kc.Client(10 * time.Second),
@@ -157,7 +161,10 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 		JoinGroupBackoff:  time.Second,
 		StartOffset:       startOffset,
 		Dialer:            in.dialer,
-		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { in.log.Debug("kafka: " + fmt.Sprintf(msg, args...)) }),
+		// Partitions added to a topic while running are assigned by the next rebalance,
+		// which this starts: without it they wait for some other member to come or go.
+		WatchPartitionChanges: true,
+		ErrorLogger:           kafka.LoggerFunc(func(msg string, args ...any) { in.log.Debug("kafka: " + fmt.Sprintf(msg, args...)) }),
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("join consumer group %s at %v: %w", in.cfg.Kafka.Group, in.cfg.Kafka.Brokers, err)
@@ -223,25 +230,38 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 // consume reads one assigned partition until its generation ends, then hands over what it
 // read for flushing.
 func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment) {
+	assigned := time.Now()
 	p := in.ledger.own(gen, topic, a.ID, a.Offset)
 	defer in.ledger.disown(p)
 	defer in.release(p)
 
-	// What a previous owner stored without committing is skipped, not stored twice.
-	var skip *offsetSet
-	for attempt := 0; ; attempt++ {
-		var err error
-		if skip, err = in.sink.StoredOffsets(ctx, topic, p.id, a.Offset); err == nil {
-			break
+	// What a previous owner stored without committing is skipped, not stored twice. Its
+	// inserts still running are waited out first, so that the read sees all it will store.
+	readStored := func(from int64, fence bool) (*offsetSet, bool) {
+		for attempt := 0; ; attempt++ {
+			var err error
+			if fence {
+				err = in.sink.Fence(ctx, assigned)
+			}
+			if err == nil {
+				var set *offsetSet
+				if set, err = in.sink.StoredOffsets(ctx, topic, p.id, from); err == nil {
+					return set, true
+				}
+			}
+			if ctx.Err() != nil {
+				return nil, false
+			}
+			in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
+			in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
+			if sleep(ctx, in.sink.backoff(Classify(err), attempt)) != nil {
+				return nil, false
+			}
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
-		in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
-		if sleep(ctx, in.sink.backoff(Classify(err), attempt)) != nil {
-			return
-		}
+	}
+	skip, ok := readStored(a.Offset, true)
+	if !ok {
+		return
 	}
 	if n := skip.len(); n > 0 {
 		in.log.Info("partition has rows stored past its committed offset; they will be skipped",
@@ -266,6 +286,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		in.log.Error("cannot seek", "topic", topic, "partition", a.ID, "offset", a.Offset, "error", err)
 		return
 	}
+	reuseLogged := false // once per partition assignment
 	for attempt := 0; ; {
 		msg, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -281,35 +302,59 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			continue
 		}
 		attempt = 0
-		row := &Row{Topic: topic, Partition: p.id, Offset: msg.Offset, KafkaTime: msg.Time.UTC(),
-			Key: msg.Key, Payload: msg.Value, part: p}
-		if err := in.budget.acquire(ctx, row.size()); err != nil {
+		row, checkTime := newRow(topic, p, msg, time.Now())
+		if row.charged, err = in.budget.acquire(ctx, row.size()); err != nil {
 			return
 		}
-		p.read(msg.Offset, msg.Time)
-		if skip != nil && skip.contains(msg.Offset) {
-			row.skipped = true
-		} else {
-			in.check(row)
+		p.read(msg.Offset, checkTime)
+		if skip != nil && skip.until > 0 && msg.Offset >= skip.until {
+			if !skip.more {
+				skip = nil
+			} else if skip, ok = readStored(msg.Offset, false); !ok {
+				in.budget.release(row.charged)
+				return
+			}
+		}
+		var stored, reused bool
+		if skip != nil {
+			stored, reused = skip.match(msg.Offset, row.fingerprint)
+		}
+		if reused {
+			in.m.OffsetsReused.WithLabelValues(topic).Inc()
+			if !reuseLogged {
+				reuseLogged = true
+				in.log.Warn("rows of another message are stored at this offset (a recreated topic, or another cluster with the same topic name?); storing the new message too",
+					"topic", topic, "partition", a.ID, "offset", msg.Offset)
+			}
+		}
+		switch {
+		case stored:
+			row.skipped, row.skipReason = true, SkipAlreadyStored
+		case isTransactionMarker(msg.Key, msg.Value):
+			row.skipped, row.skipReason = true, SkipTransactionMarker
+		default:
+			checkRow(in.checker, row, checkTime, msg.Time)
+			// What the message costs once decoded, beyond its bytes: a 64 KiB message of
+			// thousands of tiny keys holds far more than 64 KiB.
+			// Never more than the limit in all, or a lone huge row would wait for itself.
+			if extra := min(row.decodedExtra(), in.cfg.Batch.MaxInflightBytes-row.charged); extra > 0 {
+				n, err := in.budget.acquire(ctx, extra)
+				row.charged += n
+				if err != nil {
+					in.budget.release(row.charged)
+					return
+				}
+			}
 		}
 		select {
 		case in.items <- item{row: row}:
 		case <-ctx.Done():
-			in.budget.release(row.size())
+			in.budget.release(row.charged)
 			return
 		}
-		if skip != nil && skip.exhausted() {
+		if skip != nil && skip.exhausted() && !skip.more {
 			skip = nil
 		}
-	}
-}
-
-// check runs the event checks on a row.
-func (in *Ingester) check(r *Row) {
-	rej, ok := in.checker.Check(r.Payload, r.KafkaTime, &r.Event)
-	r.Accepted = ok
-	if !ok {
-		r.Reason, r.Detail = string(rej.Reason), rej.Detail
 	}
 }
 
@@ -390,17 +435,20 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 			}
 			in.statsMu.Lock()
 			in.stats.Consumed++
-			if r.skipped {
+			switch r.skipReason {
+			case SkipAlreadyStored:
 				in.stats.Skipped++
+			case SkipTransactionMarker:
+				in.stats.Markers++
 			}
 			in.statsMu.Unlock()
 			if r.skipped {
-				in.m.Skipped.WithLabelValues("already_stored").Inc()
+				in.m.Skipped.WithLabelValues(r.skipReason).Inc()
 			} else {
 				cur.Append(r)
 			}
 			next[r.part] = r.Offset + 1
-			bytes += r.size()
+			bytes += r.charged
 			switch {
 			case cur.Len() >= in.cfg.Batch.MaxRows:
 				seal("rows")
@@ -482,8 +530,7 @@ func (in *Ingester) finish(p *pending, err error) {
 // account counts what a commit stored, in metrics and the run summary.
 func (in *Ingester) account(res Result) {
 	type key struct {
-		errorType, category, env string
-		status                   uint16
+		errorType, category, env, status string
 	}
 	counts := map[key]int{}
 	flagged := 0
@@ -492,9 +539,10 @@ func (in *Ingester) account(res Result) {
 		e := &r.Event
 		t := e.ErrorType
 		if !e.Known {
-			t = in.m.Unknown.Label(t)
+			t = in.m.Unknown.Label(t, now)
 		}
-		counts[key{t, e.Category, e.Environment, e.StatusCode}]++
+		status := metrics.StatusLabel(e.StatusCode, e.Known && !e.Flags.Has(event.FlagStatusMismatch))
+		counts[key{t, e.Category, e.Environment, status}]++
 		if e.Flags != 0 {
 			flagged++
 			for _, f := range in.flags {
@@ -506,7 +554,7 @@ func (in *Ingester) account(res Result) {
 		in.m.EventToStored.Observe(now.Sub(e.Time).Seconds())
 	}
 	for k, n := range counts {
-		in.m.Events.WithLabelValues(k.errorType, k.category, k.env, strconv.Itoa(int(k.status))).Add(float64(n))
+		in.m.Events.WithLabelValues(k.errorType, k.category, k.env, k.status).Add(float64(n))
 	}
 	reasons := map[string]int{}
 	for _, r := range res.Quarantine {
@@ -519,6 +567,7 @@ func (in *Ingester) account(res Result) {
 	in.stats.Stored += int64(len(res.Events))
 	in.stats.Quarantined += int64(len(res.Quarantine))
 	in.stats.ServerRejected += int64(reasons[ReasonServerRejected])
+	in.stats.ClientRejected += int64(reasons[ReasonClientRejected])
 	in.stats.Flagged += int64(flagged)
 	in.statsMu.Unlock()
 }
@@ -546,15 +595,15 @@ func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) e
 		}
 		byGen[part.gen][part.topic][int(part.id)] = next
 	}
-	var firstErr error
+	var errs []error
 	for gen, offsets := range byGen {
 		if err := gen.CommitOffsets(offsets); err != nil {
-			// Not fatal: the rows are stored; a later commit or the next owner's skip covers them.
+			// Not fatal for the data: the rows are stored, and a later commit or the next
+			// owner's skip covers them. But whoever waits for this batch (a revoke, a drain)
+			// must hear that the commit did not happen.
 			in.m.Commits.WithLabelValues("error").Inc()
 			in.log.Warn("offset commit failed", "generation", gen.ID, "error", err)
-			if firstErr == nil && ctx.Err() != nil {
-				firstErr = err
-			}
+			errs = append(errs, fmt.Errorf("commit offsets %v of generation %d: %w", offsets, gen.ID, err))
 			continue
 		}
 		in.m.Commits.WithLabelValues("ok").Inc()
@@ -568,7 +617,7 @@ func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) e
 			in.m.LastCommit.WithLabelValues(part.topic, part.label).Set(now)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // watchLoop refreshes lag and checks the ledger against Kafka's committed offsets.
@@ -674,7 +723,9 @@ func (in *Ingester) offsetFetch(ctx context.Context, req *kafka.OffsetFetchReque
 	return out, nil
 }
 
-// endOffsets returns the end offset of every partition of the configured topics.
+// endOffsets returns the end offset of every partition of the configured topics that has
+// anything to read: a partition whose log start equals its end (never written, or emptied by
+// retention or DeleteRecords) is left out, as no commit will ever move its offset.
 func (in *Ingester) endOffsets(ctx context.Context) (map[tp]int64, error) {
 	meta, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics})
 	if err != nil {
@@ -693,7 +744,39 @@ func (in *Ingester) endOffsets(ctx context.Context) (map[tp]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka end offsets from %v: %w", in.cfg.Kafka.Brokers, err)
 	}
+	starts, err := in.startOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("kafka start offsets from %v: %w", in.cfg.Kafka.Brokers, err)
+	}
+	for k, end := range ends {
+		if start, ok := starts[k]; ok && start >= end {
+			delete(ends, k)
+		}
+	}
 	return ends, nil
+}
+
+// startOffsets returns the log start offset of each partition of an end-offset request.
+func (in *Ingester) startOffsets(ctx context.Context, ends *kafka.ListOffsetsRequest) (map[tp]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for topic, parts := range ends.Topics {
+		for _, p := range parts {
+			req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(p.Partition))
+		}
+	}
+	resp, err := in.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[tp]int64{}
+	for topic, parts := range resp.Topics {
+		for _, po := range parts {
+			if po.Error == nil {
+				out[tp{topic, po.Partition}] = po.FirstOffset
+			}
+		}
+	}
+	return out, nil
 }
 
 // waitCaughtUp returns once the group's committed offsets reach ends everywhere.

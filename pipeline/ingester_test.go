@@ -95,6 +95,33 @@ func TestStoredButUncommittedRowsAreSkipped(t *testing.T) {
 	h.assertExactlyOnce()
 }
 
+// The skip read covers a window of offsets at a time and reads the next one as the partition
+// reaches it: with a window of 500, 6000 stored-but-uncommitted messages are all skipped.
+func TestStoredOffsetsAreReadInWindows(t *testing.T) {
+	h := newHarness(t, 2)
+	h.produce(31, 6000, nil)
+	h.drain("windows-first")
+	inst := h.newIngester(h.config("windows-second"))
+	inst.in.sink.window = 500
+	set, err := inst.in.sink.StoredOffsets(context.Background(), h.topic, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.len() != 500 || !set.more || set.until != 500 {
+		t.Fatalf("first window: %d offsets, more %v, until %d; want 500, true, 500", set.len(), set.more, set.until)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := inst.in.Run(ctx, RunOptions{Drain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != 6000 || sum.Stored+sum.Quarantined != 0 {
+		t.Fatalf("second run: %+v, want all 6000 skipped", sum)
+	}
+	h.assertExactlyOnce()
+}
+
 // A batch the server rejects because of one bad row: the row goes to quarantine with the
 // server's message, the rest of the batch is stored.
 func TestServerRejectedRowIsQuarantined(t *testing.T) {

@@ -1,13 +1,87 @@
 package pipeline
 
 import (
+	"strconv"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/event"
 )
 
-// ReasonServerRejected is the quarantine reason of an event ClickHouse refused to store.
-const ReasonServerRejected = "server_rejected"
+// Quarantine reasons the pipeline adds to the event checks' own.
+const (
+	// ReasonServerRejected: ClickHouse refused to store the event.
+	ReasonServerRejected = "server_rejected"
+	// ReasonClientRejected: clickhouse-go refused to encode the event (a value its column
+	// cannot hold that the checks did not foresee); the library's message is the detail.
+	ReasonClientRejected = "client_rejected"
+)
+
+// Reasons a message is read but not stored (faultline_messages_skipped_total{reason}, whose
+// values metrics.SkipReasons exports at zero).
+const (
+	// SkipAlreadyStored: an earlier owner stored it without committing its offset.
+	SkipAlreadyStored = "already_stored"
+	// SkipTransactionMarker: a transaction's commit or abort marker, which kafka-go v0.4.51
+	// hands out as an ordinary record.
+	SkipTransactionMarker = "transaction_marker"
+)
+
+// isTransactionMarker reports whether a record is a Kafka control record marking the end of
+// a transaction. kafka-go v0.4.51 does not read the control flag of record batches, so the
+// record is recognised by its shape (Kafka's EndTransactionMarker): a 4-byte key of version 0
+// and type 0 (abort) or 1 (commit), and a value of version 0 and a 4-byte coordinator epoch.
+// A payload of those 6 bytes is never a JSON event, so nothing else can be mistaken for it.
+func isTransactionMarker(key, value []byte) bool {
+	return len(key) == 4 && key[0] == 0 && key[1] == 0 && key[2] == 0 && key[3] <= 1 &&
+		len(value) == 6 && value[0] == 0 && value[1] == 0
+}
+
+// Reasons are the quarantine reasons the pipeline itself adds, for metrics.
+func Reasons() []string { return []string{ReasonServerRejected, ReasonClientRejected} }
+
+// unknownKafkaTime is what kafka_time holds for a record whose own timestamp a DateTime
+// column cannot hold (0, -1, microseconds): 1970-01-01, never a value clickhouse-go refuses.
+var unknownKafkaTime = time.Unix(0, 0).UTC()
+
+// newRow turns a fetched Kafka record into a row. A record time that a DateTime column
+// cannot hold is replaced: the row keeps unknownKafkaTime, and checkTime is received (the
+// time the event gets unless its envelope has a good one).
+func newRow(topic string, p *partition, msg kafka.Message, received time.Time) (r *Row, checkTime time.Time) {
+	r = &Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p,
+		fingerprint: fingerprint(msg)}
+	if p != nil {
+		r.Partition = p.id
+	} else {
+		r.Partition = int32(msg.Partition)
+	}
+	if event.Storable(msg.Time) {
+		return r, r.KafkaTime
+	}
+	r.badKafkaTime = true
+	r.KafkaTime = unknownKafkaTime
+	return r, received.UTC()
+}
+
+// checkRow runs the event checks on a row; kafkaTime is newRow's checkTime.
+func checkRow(c *event.Checker, r *Row, kafkaTime time.Time, original time.Time) {
+	rej, ok := c.Check(r.Payload, kafkaTime, &r.Event)
+	r.Accepted = ok
+	if !ok {
+		r.Reason, r.Detail = string(rej.Reason), rej.Detail
+		return
+	}
+	if r.badKafkaTime {
+		// The record's own time is unusable; say so on the event and keep what it was.
+		r.Event.Flags |= event.FlagBadTimestamp
+		ms := "0" // kafka-go reports 0 and -1 both as no time
+		if !original.IsZero() {
+			ms = strconv.FormatInt(original.UnixMilli(), 10)
+		}
+		r.Event.Attributes = append(r.Event.Attributes, event.Attribute{Key: "kafka_timestamp", Value: ms})
+	}
+}
 
 // Row is one Kafka message on its way to ClickHouse: an accepted event bound for events, or a
 // rejected message bound for quarantine.
@@ -26,15 +100,34 @@ type Row struct {
 	Reason   string // when rejected
 	Detail   string
 
-	part    *partition // the owning partition's state; nil in tests of the sink alone
-	skipped bool       // already stored by an earlier owner: counted, not stored again
+	part         *partition // the owning partition's state; nil in tests of the sink alone
+	skipped      bool       // not stored: already stored by an earlier owner, or a marker
+	skipReason   string     // why skipped: SkipAlreadyStored or SkipTransactionMarker
+	badKafkaTime bool       // the record's timestamp cannot be stored; KafkaTime is 1970
+	fingerprint  uint64     // of key, value and record time: see fingerprint
+	charged      int        // bytes taken from the in-flight budget for this row
 }
 
-// size is what the row holds in memory, for the in-flight budget.
+// size is what the row holds in memory before it is decoded, for the in-flight budget.
 func (r *Row) size() int { return len(r.Payload) + len(r.Key) + rowOverhead }
 
 // rowOverhead approximates the Row struct and its slices beyond the payload.
 const rowOverhead = 512
+
+// attrCost is what one attribute of a decoded event holds beyond the payload bytes it
+// aliases: its Attribute (two string headers), the index entry the checker keeps once an
+// event has many, and the two string headers of the key and value column copies made at
+// insert. Measured with the tiny-keys message of TestDecodedCostIsCharged.
+const attrCost = 160
+
+// decodedExtra is what the decoded event holds beyond size: the budget charges it once the
+// message is checked, so that hostile shapes cannot hold more than the bound.
+func (r *Row) decodedExtra() int {
+	if !r.Accepted {
+		return 0
+	}
+	return len(r.Event.Attributes) * attrCost
+}
 
 type rowKey struct {
 	topic     string

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
@@ -28,12 +30,12 @@ var eventColumns = []string{
 	"error_url", "environment", "category", "actor", "known", "flags", "method", "path",
 	"project_id", "organization_id", "member_id", "client", "region", "latency_ms",
 	"attr_keys", "attr_values", "catalog_version", "kafka_topic", "kafka_partition",
-	"kafka_offset", "kafka_time", "ingested_at", "insert_id",
+	"kafka_offset", "kafka_time", "ingested_at", "insert_id", "fingerprint",
 }
 
 var quarantineColumns = []string{
 	"received_at", "reason", "detail", "payload", "payload_bytes", "kafka_topic",
-	"kafka_partition", "kafka_offset", "kafka_time", "kafka_key", "insert_id",
+	"kafka_partition", "kafka_offset", "kafka_time", "kafka_key", "insert_id", "fingerprint",
 }
 
 // Sink writes batches of rows to ClickHouse.
@@ -46,6 +48,11 @@ type Sink struct {
 	// dedupToken: the server knows insert_deduplication_token (22.2+), so a retried block is
 	// also deduplicated by the server where the table has a deduplication window.
 	dedupToken bool
+	// timeout bounds each insert attempt and each read-back: clickhouse-go's read timeout
+	// does not cover Send, and a hung server must become an error, not a stall.
+	timeout time.Duration
+	// window is how many offsets one skip read covers (skipWindow; tests make it small).
+	window int64
 
 	// attemptMu is read-held for each insert attempt (several run at once). A partition
 	// being given up write-locks it once after marking itself abandoned: that waits out every
@@ -60,11 +67,12 @@ type Sink struct {
 }
 
 // NewSink returns a Sink writing into database over conn.
-func NewSink(ctx context.Context, conn driver.Conn, database string, retry config.Retry, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
+// Every insert attempt and read-back gets insertTimeout.
+func NewSink(ctx context.Context, conn driver.Conn, database string, retry config.Retry, insertTimeout time.Duration, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
 	if err := schema.ValidateDatabase(database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, insertSQL: map[string]string{
+	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, timeout: insertTimeout, window: skipWindow, insertSQL: map[string]string{
 		tableEvents:     insertStatement(database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(database, tableQuarantine, quarantineColumns),
 	}}
@@ -240,11 +248,16 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 	}
 }
 
-// refuse turns an event ClickHouse refused into a quarantine row with the server's message.
+// refuse turns an event ClickHouse or clickhouse-go refused into a quarantine row with the
+// refusal's message.
 func refuse(r *Row, err error) *Row {
 	q := *r
 	q.Accepted = false
 	q.Reason = ReasonServerRejected
+	var enc *encodeError
+	if errors.As(err, &enc) {
+		q.Reason = ReasonClientRejected
+	}
 	q.Detail = err.Error()
 	return &q
 }
@@ -328,6 +341,14 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time) (map[rowKey]bool, error) {
 	s.attemptMu.RLock()
 	defer s.attemptMu.RUnlock()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	// An attempt that timed out on our side may still be running on the server (a hung or
+	// stopped server holds the whole block in its socket buffer). Read back only once it is
+	// over, so that what it stores is known before anything is retried.
+	if err := s.waitQueriesGone(ctx, "query_id = ?", insertQueryID(id)); err != nil {
+		return nil, err
+	}
 	// Rows of one commit share ingested_at/received_at, which keeps the scan narrow.
 	timeCol := "ingested_at"
 	if table == tableQuarantine {
@@ -394,13 +415,55 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// insert sends rows as one block: one INSERT, columns appended whole.
+// insertQueryPrefix starts the query id of every insert attempt: the server's
+// system.processes then tells which inserts are still running (see Sink.Fence).
+const insertQueryPrefix = "faultline-insert-"
+
+func insertQueryID(id uint64) string { return insertQueryPrefix + strconv.FormatUint(id, 16) }
+
+// waitQueriesGone returns once no query matching where (a condition on system.processes
+// with bound args) runs on the server, or ctx ends.
+func (s *Sink) waitQueriesGone(ctx context.Context, where string, args ...any) error {
+	for {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM system.processes WHERE "+where, args...).Scan(&n); err != nil {
+			return fmt.Errorf("list running inserts: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// Fence returns once every insert attempt of any faultline ingester on this server that
+// began before since (a partition's assignment) has ended. A member that gave the partition
+// up, or was thrown out of the group while an attempt hung, could otherwise land rows after
+// the new owner read what is stored, and they would be stored twice. Inserts begun after
+// since cannot carry the partition's rows: its previous owner marked it abandoned first.
+func (s *Sink) Fence(ctx context.Context, since time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	// elapsed is the server's own clock of each query; comparing durations needs no clock
+	// agreement. The margin covers the round trip of the assignment itself.
+	return s.waitQueriesGone(ctx, "position(query_id, ?) = 1 AND elapsed >= ?",
+		insertQueryPrefix, max(time.Since(since).Seconds()-0.5, 0))
+}
+
+// insert sends rows as one block: one INSERT, columns appended whole, within the insert
+// deadline (clickhouse-go closes the connection when it passes).
 func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	opts := []clickhouse.QueryOption{clickhouse.WithQueryID(insertQueryID(id))}
 	if s.dedupToken {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		opts = append(opts, clickhouse.WithSettings(clickhouse.Settings{
 			"insert_deduplication_token": strconv.FormatUint(id, 16),
 		}))
 	}
+	ctx = clickhouse.Context(ctx, opts...)
 	batch, err := s.conn.PrepareBatch(ctx, s.insertSQL[table])
 	if err != nil {
 		return err
@@ -414,11 +477,32 @@ func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64,
 	for i, c := range cols {
 		if err := batch.Column(i).Append(c); err != nil {
 			_ = batch.Abort()
-			return fmt.Errorf("append column %d of %s: %w", i, table, err)
+			return &encodeError{column: s.columns(table)[i], err: err}
 		}
 	}
 	return batch.Send()
 }
+
+func (s *Sink) columns(table string) []string {
+	if table == tableEvents {
+		return eventColumns
+	}
+	return quarantineColumns
+}
+
+// encodeError is clickhouse-go refusing a value on the client side, before anything is
+// sent. It is the rows' doing, never the server's: retrying the same rows fails the same way,
+// so it is a data error and the batch is split down to the row.
+type encodeError struct {
+	column string
+	err    error
+}
+
+func (e *encodeError) Error() string {
+	return "clickhouse-go refused column " + e.column + ": " + e.err.Error()
+}
+
+func (e *encodeError) Unwrap() error { return e.err }
 
 func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 	n := len(rows)
@@ -452,10 +536,13 @@ func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		kafkaTime      = make([]time.Time, n)
 		ingestedAt     = make([]time.Time, n)
 		insertID       = make([]uint64, n)
+		fps            = make([]uint64, n)
 	)
 	for i, r := range rows {
 		e := &r.Event
-		eventTime[i] = e.Time
+		fps[i] = r.fingerprint
+		// The checks never give an event an unstorable time; this guards rows built elsewhere.
+		eventTime[i] = storableOr(e.Time, at)
 		eventTimeMs[i] = uint16(e.Time.Nanosecond() / int(time.Millisecond))
 		status[i] = e.StatusCode
 		errorType[i] = e.ErrorType
@@ -493,14 +580,22 @@ func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		topic[i] = r.Topic
 		partition[i] = uint32(r.Partition)
 		offset[i] = uint64(r.Offset)
-		kafkaTime[i] = r.KafkaTime
+		kafkaTime[i] = storableOr(r.KafkaTime, unknownKafkaTime)
 		ingestedAt[i] = at
 		insertID[i] = id
 	}
 	return []any{eventTime, eventTimeMs, status, errorType, requestID, errorMessage, errorURL,
 		environment, category, actor, known, flags, method, path, projectID, organizationID,
 		memberID, client, region, latency, attrKeys, attrValues, catalogVersion, topic,
-		partition, offset, kafkaTime, ingestedAt, insertID}
+		partition, offset, kafkaTime, ingestedAt, insertID, fps}
+}
+
+// storableOr returns t if a DateTime column holds it, else fallback.
+func storableOr(t, fallback time.Time) time.Time {
+	if event.Storable(t) {
+		return t
+	}
+	return fallback
 }
 
 func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
@@ -517,8 +612,10 @@ func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		kafkaTime  = make([]time.Time, n)
 		key        = make([]string, n)
 		insertID   = make([]uint64, n)
+		fps        = make([]uint64, n)
 	)
 	for i, r := range rows {
+		fps[i] = r.fingerprint
 		receivedAt[i] = at
 		reason[i] = r.Reason
 		detail[i] = r.Detail
@@ -527,34 +624,58 @@ func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
 		topic[i] = r.Topic
 		partition[i] = uint32(r.Partition)
 		offset[i] = uint64(r.Offset)
-		kafkaTime[i] = r.KafkaTime
+		kafkaTime[i] = storableOr(r.KafkaTime, unknownKafkaTime)
 		key[i] = string(r.Key)
 		insertID[i] = id
 	}
-	return []any{receivedAt, reason, detail, payload, size, topic, partition, offset, kafkaTime, key, insertID}
+	return []any{receivedAt, reason, detail, payload, size, topic, partition, offset, kafkaTime, key, insertID, fps}
 }
 
-// StoredOffsets returns the offsets of topic/partition at or after from that are already in
-// events or quarantine: what a previous owner stored but did not commit.
+// skipWindow is how many offsets one skip read covers; the set holds 4 bytes per stored
+// offset in it, so at most 1 MiB per partition, however much is stored past the commit.
+const skipWindow = 1 << 18
+
+// StoredOffsets returns what of topic/partition in [from, from+skipWindow) is already stored
+// (what a previous owner stored but did not commit), with each row's fingerprint, and
+// whether anything is stored past that window. It reads stored_offsets, sorted by the Kafka
+// coordinates, so the read is a primary-key range, not a scan of events and quarantine.
 func (s *Sink) StoredOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
 	from = max(from, 0)
-	q := "SELECT kafka_offset FROM `" + s.db + "`.events WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?" +
-		" UNION ALL SELECT kafka_offset FROM `" + s.db + "`.quarantine WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
-	rows, err := s.conn.Query(ctx, q, topic, uint32(partition), uint64(from), topic, uint32(partition), uint64(from))
+	until := from + s.window
+	where := " FROM `" + s.db + "`.stored_offsets WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
+	rows, err := s.conn.Query(ctx, "SELECT kafka_offset, fingerprint"+where+" AND kafka_offset < ? ORDER BY kafka_offset",
+		topic, uint32(partition), uint64(from), uint64(until))
 	if err != nil {
 		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
 	}
 	defer rows.Close()
-	var offs []int64
+	set := &offsetSet{until: until}
 	for rows.Next() {
-		var o uint64
-		if err := rows.Scan(&o); err != nil {
+		var o, fp uint64
+		if err := rows.Scan(&o, &fp); err != nil {
 			return nil, err
 		}
-		offs = append(offs, int64(o))
+		set.add(int64(o), fp)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
+	}
+	var beyond []uint64
+	rest, err := s.conn.Query(ctx, "SELECT kafka_offset"+where+" LIMIT 1", topic, uint32(partition), uint64(until))
+	if err != nil {
+		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
+	}
+	defer rest.Close()
+	for rest.Next() {
+		var o uint64
+		if err := rest.Scan(&o); err != nil {
+			return nil, err
+		}
+		beyond = append(beyond, o)
+	}
+	if err := rest.Err(); err != nil {
 		return nil, err
 	}
-	return newOffsetSet(offs), nil
+	set.more = len(beyond) > 0
+	return set, nil
 }

@@ -1,33 +1,104 @@
 package pipeline
 
-import "sort"
+import (
+	"encoding/binary"
 
-// offsetSet is the set of offsets of one partition already stored in ClickHouse, read back
-// when the partition is assigned. Stored offsets come in long runs, so it keeps ranges.
-type offsetSet struct {
-	ranges [][2]int64 // sorted, disjoint, inclusive
-	cursor int        // offsets are asked in increasing order
-}
+	"github.com/cespare/xxhash/v2"
+	"github.com/segmentio/kafka-go"
+)
 
-func newOffsetSet(offsets []int64) *offsetSet {
-	sort.Slice(offsets, func(i, j int) bool { return offsets[i] < offsets[j] })
-	s := &offsetSet{}
-	for _, o := range offsets {
-		if n := len(s.ranges); n > 0 && o <= s.ranges[n-1][1]+1 {
-			s.ranges[n-1][1] = max(s.ranges[n-1][1], o)
-			continue
-		}
-		s.ranges = append(s.ranges, [2]int64{o, o})
+// fingerprint identifies a message beyond its offset: xxhash64 of its key, value and record
+// timestamp (milliseconds as the record carries them, 0 when kafka-go reports none). Offsets
+// are not identities: a recreated topic starts again at 0. Never 0, which marks rows stored
+// before fingerprints existed.
+func fingerprint(msg kafka.Message) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(msg.Key)))
+	_, _ = d.Write(n[:])
+	_, _ = d.Write(msg.Key)
+	_, _ = d.Write(msg.Value)
+	var ms int64
+	if !msg.Time.IsZero() {
+		ms = msg.Time.UnixMilli()
 	}
-	return s
+	binary.LittleEndian.PutUint64(n[:], uint64(ms))
+	_, _ = d.Write(n[:])
+	if h := d.Sum64(); h != 0 {
+		return h
+	}
+	return 1
 }
 
-// contains reports whether o is stored. Calls must come with non-decreasing o.
-func (s *offsetSet) contains(o int64) bool {
+// fold keeps 32 bits of a fingerprint in memory (the skip set holds one per stored offset);
+// 0 stays 0 (a row from before fingerprints: matches any message).
+func fold(fp uint64) uint32 {
+	if fp == 0 {
+		return 0
+	}
+	if x := uint32(fp ^ fp>>32); x != 0 {
+		return x
+	}
+	return 1
+}
+
+// offsetSet is what of one partition is already stored in ClickHouse at or past the
+// committed offset, read back when the partition is assigned: runs of offsets, and for each
+// offset the folded fingerprint of the row stored there. A message is skipped only when a
+// row at its offset has its fingerprint. It covers one window of offsets (see skipWindow):
+// 4 bytes per stored offset in it.
+type offsetSet struct {
+	ranges [][2]int64         // sorted, disjoint, inclusive
+	fps    [][]uint32         // fps[i][o-ranges[i][0]]: fingerprint of the first row at o
+	extra  map[int64][]uint32 // fingerprints of further rows at an offset (several incarnations)
+	cursor int                // offsets are asked in increasing order
+	until  int64              // the set covers offsets below until (0: no bound)
+	more   bool               // rows are stored at or past until: read the next window there
+}
+
+// add records a stored row; offsets must come in non-decreasing order.
+func (s *offsetSet) add(o int64, fp uint64) {
+	f := fold(fp)
+	if n := len(s.ranges); n > 0 {
+		last := &s.ranges[n-1]
+		switch {
+		case o == last[1]:
+			if s.extra == nil {
+				s.extra = map[int64][]uint32{}
+			}
+			s.extra[o] = append(s.extra[o], f)
+			return
+		case o == last[1]+1:
+			last[1] = o
+			s.fps[n-1] = append(s.fps[n-1], f)
+			return
+		}
+	}
+	s.ranges = append(s.ranges, [2]int64{o, o})
+	s.fps = append(s.fps, []uint32{f})
+}
+
+// match reports whether a row with fingerprint fp is stored at o (stored), or rows are
+// stored at o but none of them is this message (reused: the offset belonged to another
+// message, of an earlier incarnation of the topic). Calls must come with non-decreasing o.
+func (s *offsetSet) match(o int64, fp uint64) (stored, reused bool) {
 	for s.cursor < len(s.ranges) && s.ranges[s.cursor][1] < o {
 		s.cursor++
 	}
-	return s.cursor < len(s.ranges) && s.ranges[s.cursor][0] <= o
+	if s.cursor >= len(s.ranges) || s.ranges[s.cursor][0] > o {
+		return false, false
+	}
+	f := fold(fp)
+	if g := s.fps[s.cursor][o-s.ranges[s.cursor][0]]; g == 0 || g == f {
+		return true, false
+	}
+	for _, g := range s.extra[o] {
+		if g == 0 || g == f {
+			return true, false
+		}
+	}
+	return false, true
 }
 
 // exhausted reports whether no offset at or after the last one asked is stored.

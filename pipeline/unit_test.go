@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/config"
 )
@@ -42,6 +44,7 @@ func TestClassify(t *testing.T) {
 		{"deadline", context.DeadlineExceeded, ClassRetryable},
 		{"acquire timeout", clickhouse.ErrAcquireConnTimeout, ClassRetryable},
 		{"anything else", errors.New("something odd"), ClassRetryable},
+		{"client refused a value", fmt.Errorf("insert: %w", &encodeError{column: "event_time", err: errors.New("dateTime overflow")}), ClassData},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,36 +55,101 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// A refusal by clickhouse-go becomes a client_rejected quarantine row with the library's
+// message; one by the server stays server_rejected.
+func TestRefuseNamesWhoRefused(t *testing.T) {
+	r := &Row{Accepted: true, Offset: 7}
+	c := refuse(r, &encodeError{column: "event_time", err: errors.New("dateTime overflow")})
+	if c.Accepted || c.Reason != ReasonClientRejected || !strings.Contains(c.Detail, "event_time: dateTime overflow") {
+		t.Fatalf("client refusal: %+v", c)
+	}
+	s := refuse(r, &clickhouse.Exception{Code: 395, Message: "throwIf"})
+	if s.Reason != ReasonServerRejected || !strings.Contains(s.Detail, "throwIf") {
+		t.Fatalf("server refusal: %+v", s)
+	}
+	if !r.Accepted {
+		t.Fatal("refuse changed the original row")
+	}
+}
+
 func TestOffsetSet(t *testing.T) {
-	s := newOffsetSet([]int64{7, 3, 4, 5, 10, 11, 20})
-	if got := fmt.Sprint(s.ranges); got != "[[3 5] [7 7] [10 11] [20 20]]" {
+	s := &offsetSet{}
+	for _, o := range []int64{3, 4, 5, 7, 10, 11} {
+		s.add(o, uint64(o)*1000)
+	}
+	s.add(11, 999) // a second row at 11: an earlier incarnation of the topic
+	s.add(12, 0)   // a row from before fingerprints
+	s.add(20, 20000)
+	if got := fmt.Sprint(s.ranges); got != "[[3 5] [7 7] [10 12] [20 20]]" {
 		t.Fatalf("ranges %s", got)
 	}
-	if s.len() != 7 {
+	if s.len() != 8 {
 		t.Fatalf("len %d", s.len())
 	}
-	want := map[int64]bool{3: true, 4: true, 5: true, 7: true, 10: true, 11: true, 20: true}
-	for o := int64(0); o <= 25; o++ {
-		if got := s.contains(o); got != want[o] {
-			t.Fatalf("contains(%d) = %v", o, got)
+	for _, tc := range []struct {
+		o              int64
+		fp             uint64
+		stored, reused bool
+	}{
+		{0, 0, false, false},
+		{3, 3000, true, false},
+		{4, 1, false, true}, // another message at a stored offset
+		{5, 5000, true, false},
+		{6, 6000, false, false},
+		{7, 7000, true, false},
+		{10, 10000, true, false},
+		{11, 999, true, false}, // matches the second row there
+		{12, 123, true, false}, // legacy rows match anything
+		{20, 20001, false, true},
+		{25, 25000, false, false},
+	} {
+		stored, reused := s.match(tc.o, tc.fp)
+		if stored != tc.stored || reused != tc.reused {
+			t.Fatalf("match(%d, %d) = %v, %v; want %v, %v", tc.o, tc.fp, stored, reused, tc.stored, tc.reused)
 		}
 	}
 	if !s.exhausted() {
 		t.Fatal("set should be exhausted after its last offset")
 	}
-	if newOffsetSet(nil).contains(0) {
-		t.Fatal("empty set contains nothing")
+	if stored, _ := (&offsetSet{}).match(0, 1); stored {
+		t.Fatal("empty set holds nothing")
+	}
+}
+
+// The fingerprint tells messages apart by key, value and record time, and is never the 0
+// that marks rows stored before fingerprints.
+func TestFingerprint(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_123)
+	base := kafka.Message{Key: []byte("k"), Value: []byte("v"), Time: at}
+	for name, m := range map[string]kafka.Message{
+		"value":            {Key: []byte("k"), Value: []byte("w"), Time: at},
+		"key":              {Key: []byte("j"), Value: []byte("v"), Time: at},
+		"time":             {Key: []byte("k"), Value: []byte("v"), Time: at.Add(time.Millisecond)},
+		"key/value border": {Key: []byte("kv"), Value: []byte(""), Time: at},
+		"no time":          {Key: []byte("k"), Value: []byte("v")},
+	} {
+		if fingerprint(m) == fingerprint(base) {
+			t.Errorf("%s: same fingerprint", name)
+		}
+	}
+	same := base
+	same.Offset, same.Partition = 99, 3
+	if fingerprint(same) != fingerprint(base) {
+		t.Error("coordinates changed the fingerprint")
+	}
+	if fingerprint(kafka.Message{}) == 0 || fold(fingerprint(base)) == 0 {
+		t.Error("fingerprint 0")
 	}
 }
 
 func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
 	b := newBudget(100, nil)
 	ctx := context.Background()
-	if err := b.acquire(ctx, 60); err != nil {
+	if _, err := b.acquire(ctx, 60); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
-	go func() { got <- b.acquire(ctx, 60) }()
+	go func() { _, err := b.acquire(ctx, 60); got <- err }()
 	select {
 	case err := <-got:
 		t.Fatalf("acquire past the limit returned %v", err)
@@ -96,12 +164,12 @@ func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
 	}
 	// A message larger than the whole budget still passes, alone.
 	b.release(60)
-	if err := b.acquire(ctx, 1000); err != nil {
+	if n, err := b.acquire(ctx, 1000); err != nil || n != 100 {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := b.acquire(cctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := b.acquire(cctx, 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("acquire on a full budget with an ending ctx: %v", err)
 	}
 }

@@ -162,7 +162,7 @@ func MigrateSteps(ctx context.Context, db Executor, database string, step func(d
 			continue
 		}
 		for i, stmt := range m.Statements {
-			if err := db.Exec(ctx, Render(stmt, database)); err != nil {
+			if err := Apply(ctx, db, database, stmt); err != nil {
 				return applied, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
@@ -178,6 +178,18 @@ func MigrateSteps(ctx context.Context, db Executor, database string, step func(d
 		}
 	}
 	return applied, nil
+}
+
+// Apply runs one migration statement on database. Every statement may run twice (a crash
+// between a statement and its record, two ingesters migrating at once): CREATE statements
+// say IF NOT EXISTS, and an ADD COLUMN that finds its column is taken as done, since 18.16
+// has no ADD COLUMN IF NOT EXISTS.
+func Apply(ctx context.Context, db Executor, database, stmt string) error {
+	err := db.Exec(ctx, Render(stmt, database))
+	if err != nil && strings.Contains(strings.ToUpper(stmt), " ADD COLUMN ") && strings.Contains(err.Error(), "already exists") {
+		return nil
+	}
+	return err
 }
 
 // Applied returns the set of migration versions recorded in database.

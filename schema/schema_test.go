@@ -75,7 +75,7 @@ func TestMigrationsApplyTwice(t *testing.T) {
 			// Re-running every statement is harmless too (two ingesters racing at start).
 			for _, m := range migs {
 				for _, stmt := range m.Statements {
-					if err := db.Exec(ctx, schema.Render(stmt, name)); err != nil {
+					if err := schema.Apply(ctx, db, name, stmt); err != nil {
 						t.Fatalf("re-run %04d_%s: %v", m.Version, m.Name, err)
 					}
 				}

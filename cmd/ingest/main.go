@@ -13,9 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -23,10 +20,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/catalog"
@@ -189,7 +184,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool)
 		return err
 	}
 	if cfg.Metrics.Listen != "" {
-		srv, err := serve(cfg.Metrics.Listen, reg, in, conn, log)
+		srv, err := serve(ctx, cfg.Metrics, reg, in, log)
 		if err != nil {
 			return err
 		}
@@ -219,8 +214,8 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool)
 	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
 	stopProgress()
 	if drain {
-		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d)  flagged %d  skipped %d  elapsed %s  %.0f events/s\n",
-			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.Flagged, sum.Skipped,
+		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d, client rejected %d)  flagged %d  skipped %d  transaction markers %d  elapsed %s  %.0f events/s\n",
+			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.ClientRejected, sum.Flagged, sum.Skipped, sum.Markers,
 			sum.Elapsed.Round(time.Millisecond), sum.EventsPerSecond())
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && !drain) {
@@ -236,37 +231,6 @@ func memoryLimit(cfg *config.Config) int64 {
 	return int64(2*cfg.Batch.MaxInflightBytes + cfg.Batch.Inserts*cfg.Batch.MaxBytes + 64<<20)
 }
 
-func serve(addr string, reg *prometheus.Registry, in *pipeline.Ingester, conn driver.Conn, log *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	// Profiles, for finding where an ingester spends its time; the listener is loopback
-	// unless the operator says otherwise.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := in.Ready(ctx); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "error", err)
-		}
-	}()
-	log.Info("serving /metrics, /healthz, /readyz", "addr", ln.Addr().String())
-	return srv, nil
-}
-
 func catalogTypes(cat *catalog.Catalog) []metrics.CatalogType {
 	var out []metrics.CatalogType
 	for _, e := range cat.Entries() {
@@ -276,7 +240,7 @@ func catalogTypes(cat *catalog.Catalog) []metrics.CatalogType {
 }
 
 func reasons() []string {
-	out := []string{pipeline.ReasonServerRejected}
+	out := pipeline.Reasons()
 	for _, r := range event.AllReasons() {
 		out = append(out, string(r))
 	}

@@ -400,7 +400,7 @@ func (a *app) kv(pairs [][2]string) {
 		if p[1] == "" {
 			continue
 		}
-		fmt.Fprintf(a.stdout, "%s%s  %s\n", a.paint(ansiBold, p[0]), strings.Repeat(" ", w-len(p[0])), p[1])
+		fmt.Fprintf(a.stdout, "%s%s  %s\n", a.paint(ansiBold, p[0]), strings.Repeat(" ", w-len(p[0])), clean(p[1]))
 	}
 }
 
@@ -417,7 +417,7 @@ func (a *app) catalogBlock(e *query.CatalogEntry) {
 		}
 		fmt.Fprintln(a.stdout, a.paint(ansiBold, title))
 		for _, it := range items {
-			fmt.Fprintln(a.stdout, "  - "+it)
+			fmt.Fprintln(a.stdout, "  - "+clean(it))
 		}
 	}
 	list("common causes", e.CommonCauses)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -37,7 +39,78 @@ type table struct {
 	paint  func(row, col int) string // ANSI code for a cell, "" for none
 }
 
+// clean makes event text safe to print on a terminal: control characters (C0, DEL, C1),
+// escape sequences, bidirectional overrides and invalid UTF-8 are shown as Go-style escapes
+// (\x1b, \n, \u202e, \xff) instead of being obeyed. Backslashes are left as they are, so
+// paths and regexes stay readable.
+func clean(s string) string {
+	if !needsCleaning(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x80 && unsafeRune(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func needsCleaning(s string) bool {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n == 1) || unsafeRune(r) {
+			return true
+		}
+		i += n
+	}
+	return false
+}
+
+// unsafeRune: what a terminal acts on or that reorders what is shown.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || // C0, DEL, C1 (U+0080..U+009F, which includes the 8-bit CSI)
+		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || // bidi embeddings, overrides, isolates
+		r == 0x200e || r == 0x200f || r == 0x061c || // bidi marks
+		r == 0x2028 || r == 0x2029 // line and paragraph separators
+}
+
+// csvCell neutralises a cell a spreadsheet would run as a formula (=, +, -, @, tab or CR
+// first), by a leading apostrophe, as OWASP advises; numbers such as -3.5 stay numbers.
+// Control characters are escaped as on the terminal.
+func csvCell(s string) string {
+	s = clean(s)
+	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return s
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return s
+	}
+	return "'" + s
+}
+
 func (a *app) writeTable(t table) {
+	t.header = cleanRow(t.header)
+	rows := make([][]string, len(t.rows))
+	for i, r := range t.rows {
+		rows[i] = cleanRow(r)
+	}
+	t.rows = rows
 	widths := make([]int, len(t.header))
 	for i, h := range t.header {
 		widths[i] = utf8.RuneCountInString(h)
@@ -79,12 +152,33 @@ func (a *app) writeTable(t table) {
 	}
 }
 
+func cleanRow(r []string) []string {
+	out := make([]string, len(r))
+	for i, c := range r {
+		out[i] = clean(c)
+	}
+	return out
+}
+
 func (a *app) writeCSV(header []string, rows [][]string) error {
 	w := csv.NewWriter(a.stdout)
-	if err := w.Write(header); err != nil {
+	cells := func(r []string) []string {
+		out := make([]string, len(r))
+		for i, c := range r {
+			out[i] = csvCell(c)
+		}
+		return out
+	}
+	if err := w.Write(cells(header)); err != nil {
 		return err
 	}
-	if err := w.WriteAll(rows); err != nil {
+	for _, r := range rows {
+		if err := w.Write(cells(r)); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
 	return nil

@@ -274,3 +274,23 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Pause stops the server process with SIGSTOP: it holds its connections and answers
+// nothing, as a hung server does, until Continue.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Continue resumes a paused server with SIGCONT.
+func (s *Server) Continue() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.t.Helper()
+	s.p.mu.Lock()
+	cmd := s.p.cmd
+	s.p.mu.Unlock()
+	if cmd == nil {
+		s.t.Fatalf("testenv: clickhouse-server is not running")
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("testenv: signal %v to clickhouse-server: %v", sig, err)
+	}
+}
