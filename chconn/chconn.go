@@ -136,6 +136,10 @@ func explain(cfg config.ClickHouse, tlsCfg *tls.Config, o Options, err error) st
 		return "TLS failed: the server answered in plaintext; this is not its TLS port (tcp_port_secure, usually 9440): point clickhouse.addr there or unset clickhouse.tls.enabled"
 	case errors.As(err, &alert), errors.As(err, &opErr) && opErr.Op == "remote error":
 		return "TLS failed: the server refused the handshake (does it want a client certificate? clickhouse.tls.cert_file, clickhouse.tls.key_file)"
+	case tlsCfg != nil && tlsCfg.Certificates == nil && closedByPeer(err):
+		// TLS 1.3 sends a refused client certificate's alert after the client thinks the
+		// handshake is done, so the client may see only a reset on its first write.
+		return "TLS failed: the server closed the connection after the handshake (does it want a client certificate? clickhouse.tls.cert_file, clickhouse.tls.key_file)"
 	case tlsCfg != nil && strings.Contains(err.Error(), "tls:"):
 		return "TLS failed"
 	case tlsCfg == nil && closedByPeer(err):

@@ -43,7 +43,7 @@ func run(args []string) error {
 		base := fs.String("catalog", "", "base catalog JSON (default: the catalog embedded in the binary)")
 		overrides := fs.String("overrides", "", "catalog overrides YAML (optional)")
 		out := fs.String("out", "deploy/prometheus/rules/faultline.rules.yml", "rule file to write")
-		runbooks := fs.String("runbooks", alerting.RunbookDir, "directory for the generated runbooks of the dedicated alerts (empty: none)")
+		runbooks := fs.String("runbooks", "", "directory for the generated runbooks of the dedicated alerts, e.g. "+alerting.RunbookDir+" (empty: none)")
 		cfgPath := fs.String("config", "", "config file whose alerts.* keys set severities and links (default: built-in defaults and FAULTLINE_ALERTS_* environment)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
