@@ -53,7 +53,19 @@ func Tables(p Policy) []Table {
 		{Name: "events", Column: "event_time", By: Daily, Keep: p.Events},
 		{Name: "quarantine", Column: "received_at", By: Daily, Keep: p.Quarantine},
 		{Name: "events_per_minute", Column: "minute", By: Monthly, Keep: p.Rollup},
+		// The skip read's offsets must outlive the rows they stand for, or a re-read after a
+		// group reset would store those rows again: they go with the longer of the two.
+		{Name: "stored_offsets", Column: "stored_at", By: Daily, Keep: offsetsKeep(p)},
 	}
+}
+
+// offsetsKeep is how long stored_offsets keeps a row: as long as events and quarantine do,
+// forever when either does.
+func offsetsKeep(p Policy) time.Duration {
+	if p.Events == 0 || p.Quarantine == 0 {
+		return 0
+	}
+	return max(p.Events, p.Quarantine)
 }
 
 // Span returns the [start, end) of partition id of granularity g, in UTC.

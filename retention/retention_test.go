@@ -61,7 +61,7 @@ func fill(t *testing.T, ex schema.Executor, db string) {
 	t.Helper()
 	ctx := context.Background()
 	for _, day := range []string{"2026-10-01", "2026-10-25", "2026-11-19"} {
-		if err := ex.Exec(ctx, "INSERT INTO "+db+".events (event_time, error_type, status_code) SELECT toDateTime('"+day+" 10:00:00'), 'billing_not_verified', 400"); err != nil {
+		if err := ex.Exec(ctx, "INSERT INTO "+db+".events (event_time, ingested_at, error_type, status_code) SELECT toDateTime('"+day+" 10:00:00') AS t, t, 'billing_not_verified', 400"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,7 +113,8 @@ func TestDropPartitions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := "events/20261001(1) quarantine/20261110(1)"
+			// stored_offsets keeps the longer of the two retentions (30 days): one day goes.
+			want := "events/20261001(1) quarantine/20261110(1) stored_offsets/20261001(1)"
 			if got := drops(dry); got != want {
 				t.Fatalf("dry run %s, want %s", got, want)
 			}
