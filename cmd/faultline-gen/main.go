@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/faultline/faultline/alerting"
+	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/dashboards"
 	"github.com/faultline/faultline/internal/buildinfo"
@@ -48,15 +49,11 @@ func run(args []string) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		opts, err := alertOptions(*cfgPath)
+		c, rules, err := buildRules(*base, *overrides, *cfgPath)
 		if err != nil {
 			return err
 		}
-		c, err := schema.LoadCatalog(*base, *overrides)
-		if err != nil {
-			return err
-		}
-		b, err := alerting.Marshal(alerting.Build(c, opts), c.Version())
+		b, err := alerting.Marshal(rules, c.Version())
 		if err != nil {
 			return err
 		}
@@ -100,15 +97,11 @@ func run(args []string) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		opts, err := alertOptions(*cfgPath)
+		c, rules, err := buildRules(*base, *overrides, *cfgPath)
 		if err != nil {
 			return err
 		}
-		c, err := schema.LoadCatalog(*base, *overrides)
-		if err != nil {
-			return err
-		}
-		rule, err := manifests.PrometheusRule(alerting.Build(c, opts), c.Version())
+		rule, err := manifests.PrometheusRule(rules, c.Version())
 		if err != nil {
 			return err
 		}
@@ -139,16 +132,24 @@ func run(args []string) error {
 	}
 }
 
-// alertOptions reads the alerts section of the config at path (defaults and FAULTLINE_ALERTS_*
-// when path is empty), so that the rule file and the PrometheusRule are made alike.
-func alertOptions(path string) (alerting.Options, error) {
-	cfg, err := config.Load(path)
+// buildRules loads the catalog and the alerts section of the config at cfgPath (defaults and
+// FAULTLINE_ALERTS_* when empty) and builds the rules, so that the rule file and the
+// PrometheusRule are made alike.
+func buildRules(base, overrides, cfgPath string) (*catalog.Catalog, alerting.RuleFile, error) {
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		return alerting.Options{}, err
+		return nil, alerting.RuleFile{}, err
 	}
 	opts := alerting.Options{SeverityPage: cfg.Alerts.SeverityPage, SeverityTicket: cfg.Alerts.SeverityTicket,
 		RunbookURL: cfg.Alerts.RunbookURL, GrafanaURL: cfg.Alerts.GrafanaURL, IngestJob: cfg.Alerts.IngestJob}
-	return opts, opts.Validate()
+	if err := opts.Validate(); err != nil {
+		return nil, alerting.RuleFile{}, err
+	}
+	c, err := schema.LoadCatalog(base, overrides)
+	if err != nil {
+		return nil, alerting.RuleFile{}, err
+	}
+	return c, alerting.Build(c, opts), nil
 }
 
 func writeFile(path string, b []byte) error {
