@@ -213,7 +213,7 @@ func errorType() *dashboard.DashboardBuilder {
 			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
 			Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: cog.ToPtr("billing_not_verified")},
 				Value: dashboard.StringOrArrayOfString{String: cog.ToPtr("billing_not_verified")}})).
-		WithPanel(series(1, "Rate vs baseline", "5m rate against the baseline (max of previous hour and same hour yesterday) and the spike threshold max(factor x baseline, floor) from the catalog policy.", "reqps", 16, 9,
+		WithPanel(series(1, "Rate vs baseline", "5m rate against the baseline (max of the previous hour and the same 5 minutes of the day averaged over the previous 7 days) and the spike threshold max(factor x baseline, floor) from the catalog policy.", "reqps", 16, 9,
 			prom("A", alerting.RecEventsRate5m+`{error_type="$error_type"}`, "rate 5m"),
 			prom("B", alerting.RecEventsBaseline+`{error_type="$error_type"}`, "baseline"),
 			prom("C", alerting.RecSpikeThreshold+`{error_type="$error_type"}`, "spike threshold"))).
