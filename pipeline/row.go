@@ -108,6 +108,10 @@ type Row struct {
 	charged      int        // bytes taken from the in-flight budget for this row
 }
 
+// SetFingerprint gives a row rebuilt from a stored one (a requeue from quarantine) the
+// fingerprint its message was stored with, so that the skip read still recognises it.
+func (r *Row) SetFingerprint(fp uint64) { r.fingerprint = fp }
+
 // size is what the row holds in memory before it is decoded, for the in-flight budget.
 func (r *Row) size() int { return len(r.Payload) + len(r.Key) + rowOverhead }
 

@@ -58,6 +58,7 @@ type quarantined struct {
 	key       []byte
 	payload   []byte
 	reason    string
+	fp        uint64 // the message's fingerprint, carried to events for the skip read
 }
 
 // Run requeues the messages o selects from database db.
@@ -73,12 +74,16 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 	if o.Until.IsZero() || o.Until.After(start) {
 		o.Until = start
 	}
-	sql := "SELECT kafka_topic, kafka_partition, kafka_offset, kafka_time, kafka_key, payload, reason FROM " + schema.Render("${db}", db) +
+	sql := "SELECT kafka_topic, kafka_partition, kafka_offset, kafka_time, kafka_key, payload, reason, fingerprint FROM " + schema.Render("${db}", db) +
 		".quarantine WHERE received_at >= ? AND received_at < ?"
 	args := []any{o.Since.UTC(), o.Until.UTC()}
 	if len(o.Reasons) > 0 {
-		sql += " AND reason IN (?)"
-		args = append(args, o.Reasons)
+		// One placeholder per reason: clickhouse-go binds a slice as an array, which 18.16's
+		// IN refuses (Type mismatch in IN section).
+		sql += " AND reason IN (?" + strings.Repeat(", ?", len(o.Reasons)-1) + ")"
+		for _, r := range o.Reasons {
+			args = append(args, r)
+		}
 	} else {
 		sql += " AND reason != ?"
 		args = append(args, pipeline.ReasonServerRejected)
@@ -95,13 +100,14 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 		var part uint32
 		var off uint64
 		var key, payload string
-		if err := rows.Scan(&q.topic, &part, &off, &q.kafkaTime, &key, &payload, &q.reason); err != nil {
+		if err := rows.Scan(&q.topic, &part, &off, &q.kafkaTime, &key, &payload, &q.reason, &q.fp); err != nil {
 			rows.Close()
 			return res, fmt.Errorf("requeue: read %s.quarantine: %w", db, err)
 		}
 		q.partition, q.offset, q.key, q.payload = int32(part), int64(off), []byte(key), []byte(payload)
 		res.Examined++
 		r := &pipeline.Row{Topic: q.topic, Partition: q.partition, Offset: q.offset, KafkaTime: q.kafkaTime, Key: q.key, Payload: q.payload}
+		r.SetFingerprint(q.fp)
 		rej, ok := checker.Check(r.Payload, r.KafkaTime, &r.Event)
 		if !ok {
 			res.StillRejected[string(rej.Reason)]++

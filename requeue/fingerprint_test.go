@@ -1,0 +1,113 @@
+package requeue_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/kafkaconn"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/pipeline"
+	"github.com/faultline/faultline/requeue"
+	"github.com/faultline/faultline/schema"
+)
+
+// TestRequeuedRowIsSkippedOnReread on kfake and ClickHouse 18.16: messages quarantined as
+// too_large are requeued once the limit is raised; the events rows keep the messages'
+// fingerprints, and a group that reads the topic again skips every one as already stored.
+func TestRequeuedRowIsSkippedOnReread(t *testing.T) {
+	ctx := context.Background()
+	const topic, n = "api-errors", 5
+	b := testenv.Broker(t, topic, 1)
+	ch := testenv.ClickHouse(t)
+	if _, err := schema.Migrate(ctx, schema.Native(ch.Conn), ch.Database); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range n {
+		v := fmt.Sprintf(`{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-%012d","error_type":"billing_not_verified","error_message":"%s"}`, i, strings.Repeat("x", 3000))
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(v)})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	drain := func(group string, maxBytes int) (pipeline.Summary, *metrics.Ingest) {
+		t.Helper()
+		cfg, err := config.Load("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Kafka.Brokers, cfg.Kafka.Topics, cfg.Kafka.Group = []string{b.Addr}, []string{topic}, group
+		cfg.Kafka.SessionTimeout, cfg.Kafka.HeartbeatInterval, cfg.Kafka.RebalanceTimeout = 3*time.Second, 300*time.Millisecond, 6*time.Second
+		cfg.Kafka.MaxWait = 200 * time.Millisecond
+		cfg.ClickHouse.Addr, cfg.ClickHouse.Database = []string{ch.Addr}, ch.Database
+		cfg.Batch.MaxAge = 200 * time.Millisecond
+		cfg.Checks.MaxMessageBytes = maxBytes
+		m := metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, cat.Version(), 10)
+		kc, err := kafkaconn.New(cfg.Kafka)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := pipeline.New(cfg, event.NewChecker(cat, event.Options{MaxMessageBytes: maxBytes, MaxClockSkew: cfg.Checks.MaxClockSkew}), ch.Conn, kc, m, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		sum, err := in.Run(rctx, pipeline.RunOptions{Drain: true})
+		if err != nil {
+			t.Fatalf("drain %s: %v", group, err)
+		}
+		return sum, m
+	}
+
+	if sum, _ := drain("small-limit", 1024); sum.Quarantined != n {
+		t.Fatalf("first read %+v, want %d quarantined", sum, n)
+	}
+	// A requeue takes only rows received before its start second (see Options.Until).
+	time.Sleep(1100 * time.Millisecond)
+	checker := event.NewChecker(cat, event.Options{MaxMessageBytes: 64 << 10})
+	m := metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, cat.Version(), 10)
+	sink, err := pipeline.NewSink(ctx, ch.Conn, ch.Database, config.Retry{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FatalBackoff: 100 * time.Millisecond}, 30*time.Second, m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := requeue.Run(ctx, ch.Conn, ch.Database, checker, sink, requeue.Options{Reasons: []string{"too_large"}})
+	if err != nil || res.Moved != n {
+		t.Fatalf("requeue %+v, %v: want %d moved", res, err, n)
+	}
+	// Each events row carries the fingerprint its quarantine row had, never 0.
+	if bad := testenv.QueryInt(t, ch.Conn, "SELECT count() FROM "+ch.Database+".events e ANY LEFT JOIN (SELECT kafka_offset, fingerprint AS qfp FROM "+ch.Database+".quarantine) q USING kafka_offset WHERE e.fingerprint = 0 OR e.fingerprint != qfp"); bad != 0 {
+		t.Fatalf("%d requeued rows without their message's fingerprint", bad)
+	}
+
+	sum, rm := drain("reread", 64<<10)
+	if sum.Skipped != n || sum.Stored != 0 || sum.Quarantined != 0 {
+		t.Fatalf("re-read %+v, want all %d skipped", sum, n)
+	}
+	if got := testutil.ToFloat64(rm.Skipped.WithLabelValues(pipeline.SkipAlreadyStored)); got != n {
+		t.Fatalf("messages_skipped_total{already_stored} = %v, want %d", got, n)
+	}
+	if got := testenv.QueryInt(t, ch.Conn, "SELECT count() FROM "+ch.Database+".events"); got != n {
+		t.Fatalf("%d events, want %d", got, n)
+	}
+}
