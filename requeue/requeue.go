@@ -38,6 +38,9 @@ type Options struct {
 	Limit int
 	// DryRun reports what would move without changing anything.
 	DryRun bool
+	// Progress, when set, is told the messages checked so far of the selection's size (at
+	// most Limit), as rows are read and once more when the run is done.
+	Progress func(done, total int64)
 }
 
 // Result counts one run.
@@ -74,23 +77,34 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 	if o.Until.IsZero() || o.Until.After(start) {
 		o.Until = start
 	}
-	sql := "SELECT kafka_topic, kafka_partition, kafka_offset, kafka_time, kafka_key, payload, reason, fingerprint FROM " + schema.Render("${db}", db) +
-		".quarantine WHERE received_at >= ? AND received_at < ?"
+	where := " FROM " + schema.Render("${db}", db) + ".quarantine WHERE received_at >= ? AND received_at < ?"
 	args := []any{o.Since.UTC(), o.Until.UTC()}
 	if len(o.Reasons) > 0 {
 		// One placeholder per reason: clickhouse-go binds a slice as an array, which 18.16's
 		// IN refuses (Type mismatch in IN section).
-		sql += " AND reason IN (?" + strings.Repeat(", ?", len(o.Reasons)-1) + ")"
+		where += " AND reason IN (?" + strings.Repeat(", ?", len(o.Reasons)-1) + ")"
 		for _, r := range o.Reasons {
 			args = append(args, r)
 		}
 	} else {
-		sql += " AND reason != ?"
+		where += " AND reason != ?"
 		args = append(args, pipeline.ReasonServerRejected)
 	}
-	sql += " ORDER BY kafka_topic, kafka_partition, kafka_offset LIMIT ?"
-	args = append(args, o.Limit)
-	rows, err := conn.Query(ctx, sql, args...)
+	progress := func(int64, int64) {}
+	var total int64
+	if o.Progress != nil {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count()"+where, args...).Scan(&n); err != nil {
+			return res, fmt.Errorf("requeue: count %s.quarantine: %w", db, err)
+		}
+		total = min(int64(n), int64(o.Limit))
+		progress = o.Progress
+		progress(0, total)
+		defer func() { progress(int64(res.Examined), total) }()
+	}
+	sql := "SELECT kafka_topic, kafka_partition, kafka_offset, kafka_time, kafka_key, payload, reason, fingerprint" + where +
+		" ORDER BY kafka_topic, kafka_partition, kafka_offset LIMIT ?"
+	rows, err := conn.Query(ctx, sql, append(args, o.Limit)...)
 	if err != nil {
 		return res, fmt.Errorf("requeue: read %s.quarantine: %w", db, err)
 	}
@@ -106,6 +120,9 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 		}
 		q.partition, q.offset, q.key, q.payload = int32(part), int64(off), []byte(key), []byte(payload)
 		res.Examined++
+		if res.Examined%1000 == 0 {
+			progress(int64(res.Examined), total)
+		}
 		r := &pipeline.Row{Topic: q.topic, Partition: q.partition, Offset: q.offset, KafkaTime: q.kafkaTime, Key: q.key, Payload: q.payload}
 		r.SetFingerprint(q.fp)
 		rej, ok := checker.Check(r.Payload, r.KafkaTime, &r.Event)

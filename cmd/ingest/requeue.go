@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
+	"github.com/faultline/faultline/progress"
 	"github.com/faultline/faultline/requeue"
 )
 
@@ -55,8 +57,11 @@ counts. Rows ClickHouse itself refused (server_rejected) are left alone unless n
 			if err != nil {
 				return err
 			}
+			f, isFile := cmd.ErrOrStderr().(*os.File)
+			pm := progress.New(cmd.ErrOrStderr(), "requeue", "messages", progress.Options{Terminal: isFile && progress.IsTerminal(f)})
 			res, err := requeue.Run(cmd.Context(), conn, cfg.ClickHouse.Database, checker, sink,
-				requeue.Options{Reasons: only, Since: time.Now().Add(-since), Limit: limit, DryRun: dryRun})
+				requeue.Options{Reasons: only, Since: time.Now().Add(-since), Limit: limit, DryRun: dryRun, Progress: pm.Update})
+			pm.Finish()
 			printRequeue(cmd, res, dryRun, log)
 			return err
 		},
