@@ -77,19 +77,7 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 	if o.Until.IsZero() || o.Until.After(start) {
 		o.Until = start
 	}
-	where := " FROM " + schema.Render("${db}", db) + ".quarantine WHERE received_at >= ? AND received_at < ?"
-	args := []any{o.Since.UTC(), o.Until.UTC()}
-	if len(o.Reasons) > 0 {
-		// One placeholder per reason: clickhouse-go binds a slice as an array, which 18.16's
-		// IN refuses (Type mismatch in IN section).
-		where += " AND reason IN (?" + strings.Repeat(", ?", len(o.Reasons)-1) + ")"
-		for _, r := range o.Reasons {
-			args = append(args, r)
-		}
-	} else {
-		where += " AND reason != ?"
-		args = append(args, pipeline.ReasonServerRejected)
-	}
+	where, args := selection(db, o)
 	progress := func(int64, int64) {}
 	var total int64
 	if o.Progress != nil {
@@ -102,9 +90,7 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 		progress(0, total)
 		defer func() { progress(int64(res.Examined), total) }()
 	}
-	sql := "SELECT kafka_topic, kafka_partition, kafka_offset, kafka_time, kafka_key, payload, reason, fingerprint" + where +
-		" ORDER BY kafka_topic, kafka_partition, kafka_offset LIMIT ?"
-	rows, err := conn.Query(ctx, sql, append(args, o.Limit)...)
+	rows, err := conn.Query(ctx, selectSQL(where), append(args, o.Limit)...)
 	if err != nil {
 		return res, fmt.Errorf("requeue: read %s.quarantine: %w", db, err)
 	}
@@ -173,6 +159,30 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 	return res, nil
 }
 
+// selection is the FROM and WHERE of the quarantined rows o chooses, with its arguments.
+func selection(db string, o Options) (string, []any) {
+	where := " FROM " + schema.Render("${db}", db) + ".quarantine WHERE received_at >= ? AND received_at < ?"
+	args := []any{o.Since.UTC(), o.Until.UTC()}
+	if len(o.Reasons) > 0 {
+		// One placeholder per reason: clickhouse-go binds a slice as an array, which 18.16's
+		// IN refuses (Type mismatch in IN section).
+		where += " AND reason IN (?" + strings.Repeat(", ?", len(o.Reasons)-1) + ")"
+		for _, r := range o.Reasons {
+			args = append(args, r)
+		}
+	} else {
+		where += " AND reason != ?"
+		args = append(args, pipeline.ReasonServerRejected)
+	}
+	return where, args
+}
+
+// selectSQL reads a selection's rows, in offset order, up to a limit (the last argument).
+func selectSQL(where string) string {
+	return "SELECT kafka_topic, kafka_partition, kafka_offset, kafka_time, kafka_key, payload, reason, fingerprint" + where +
+		" ORDER BY kafka_topic, kafka_partition, kafka_offset LIMIT ?"
+}
+
 type offsetKey struct {
 	topic     string
 	partition int32
@@ -217,8 +227,7 @@ func storedOffsets(ctx context.Context, conn driver.Conn, db string, rows []*pip
 }
 
 func storedChunk(ctx context.Context, conn driver.Conn, db string, k offsetKey, offs []int64, stored map[offsetKey]bool) error {
-	rs, err := conn.Query(ctx, "SELECT DISTINCT kafka_offset FROM "+schema.Render("${db}", db)+".events WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset IN "+inList(offs),
-		k.topic, uint32(k.partition))
+	rs, err := conn.Query(ctx, storedSQL(db, offs), k.topic, uint32(k.partition))
 	if err != nil {
 		return fmt.Errorf("requeue: look up %s.events: %w", db, err)
 	}
@@ -250,11 +259,21 @@ func deleteQuarantined(ctx context.Context, conn driver.Conn, db string, rows []
 func deleteChunk(ctx context.Context, conn driver.Conn, db string, k offsetKey, offs []int64, before time.Time) error {
 	// Only the rows read (received before the run): a row the server refused during this run
 	// was quarantined anew, received now.
-	if err := conn.Exec(ctx, "ALTER TABLE "+schema.Render("${db}", db)+".quarantine DELETE WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset IN "+inList(offs)+" AND received_at < ?",
-		k.topic, uint32(k.partition), before); err != nil {
+	if err := conn.Exec(ctx, deleteSQL(db, offs), k.topic, uint32(k.partition), before); err != nil {
 		return fmt.Errorf("requeue: delete moved rows from %s.quarantine: %w", db, err)
 	}
 	return nil
+}
+
+// storedSQL finds which of offs of one topic and partition (the arguments) are in events.
+func storedSQL(db string, offs []int64) string {
+	return "SELECT DISTINCT kafka_offset FROM " + schema.Render("${db}", db) + ".events WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset IN " + inList(offs)
+}
+
+// deleteSQL deletes the quarantine rows at offs of one topic and partition received before a
+// time (the arguments).
+func deleteSQL(db string, offs []int64) string {
+	return "ALTER TABLE " + schema.Render("${db}", db) + ".quarantine DELETE WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset IN " + inList(offs) + " AND received_at < ?"
 }
 
 // inList prints offsets as an IN list. They are integers read from ClickHouse and printed
