@@ -118,6 +118,10 @@ type RunOptions struct {
 	// Drain ends the run once every partition's committed offset reaches the end offset seen
 	// at start.
 	Drain bool
+	// StopAt, with Drain, replaces the end offsets seen at start (topic, partition, offset):
+	// a replay ends once the group's committed offsets reach it. Messages fetched past it
+	// before the end are stored too (never twice: the skip read applies).
+	StopAt map[string]map[int]int64
 }
 
 // Run consumes until ctx ends (or, with Drain, until caught up), then stops fetching,
@@ -132,6 +136,14 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 		ends, err := in.endOffsets(ctx)
 		if err != nil {
 			return Summary{}, err
+		}
+		if opts.StopAt != nil {
+			ends = map[tp]int64{}
+			for topic, parts := range opts.StopAt {
+				for p, off := range parts {
+					ends[tp{topic, p}] = off
+				}
+			}
 		}
 		drainDone = make(chan error, 1)
 		go func() { drainDone <- in.waitCaughtUp(runCtx, ends); stop() }()

@@ -1,0 +1,143 @@
+package replay_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/catalog"
+	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/kafkaconn"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/pipeline"
+	"github.com/faultline/faultline/replay"
+	"github.com/faultline/faultline/schema"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestReplay on kfake and ClickHouse 18.16: a replay of a stored range under its own group
+// stores nothing new and counts every message already stored; a replay into another database
+// fills it; a range by record time starts at the first record at or after the time.
+func TestReplay(t *testing.T) {
+	ctx := context.Background()
+	const topic, n = "api-errors", 100
+	b := testenv.Broker(t, topic, 2)
+	ch := testenv.ClickHouse(t)
+	other := testenv.ClickHouse(t)
+	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, Balancer: &kafka.Hash{}}
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range n {
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprintf("k%d", i)), Time: base.Add(time.Duration(i) * time.Second),
+			Value: []byte(fmt.Sprintf(`{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-%012d","error_type":"billing_not_verified","error_message":"no"}`, i))})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	cfgFor := func(group, db string) *config.Config {
+		cfg, err := config.Load("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Kafka.Brokers, cfg.Kafka.Topics, cfg.Kafka.Group = []string{b.Addr}, []string{topic}, group
+		cfg.Kafka.SessionTimeout, cfg.Kafka.HeartbeatInterval, cfg.Kafka.RebalanceTimeout = 3*time.Second, 300*time.Millisecond, 6*time.Second
+		cfg.Kafka.MaxWait = 200 * time.Millisecond
+		cfg.ClickHouse.Addr, cfg.ClickHouse.Database = []string{ch.Addr}, db
+		cfg.Batch.MaxAge = 200 * time.Millisecond
+		return cfg
+	}
+	run := func(cfg *config.Config, stopAt map[string]map[int]int64) (pipeline.Summary, *metrics.Ingest) {
+		t.Helper()
+		c := ch.Conn
+		if cfg.ClickHouse.Database == other.Database {
+			c = other.Conn
+		}
+		if _, err := schema.Migrate(ctx, schema.Native(c), cfg.ClickHouse.Database); err != nil {
+			t.Fatal(err)
+		}
+		m := metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, cat.Version(), 10)
+		kc, err := kafkaconn.New(cfg.Kafka)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := pipeline.New(cfg, event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: 1000 * time.Hour}), c, kc, m, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		sum, err := in.Run(rctx, pipeline.RunOptions{Drain: true, StopAt: stopAt})
+		if err != nil {
+			t.Fatalf("run %s: %v", cfg.Kafka.Group, err)
+		}
+		return sum, m
+	}
+	kc, err := kafkaconn.New(cfgFor("x", ch.Database).Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kc.Client(10 * time.Second)
+
+	if sum, _ := run(cfgFor("main", ch.Database), nil); sum.Stored != n {
+		t.Fatalf("first read %+v, want %d stored", sum, n)
+	}
+
+	// The whole topic again, into the same tables: nothing new.
+	all, err := replay.MakePlan(ctx, client, replay.Range{Topics: []string{topic}, From: replay.Bound{Offset: -1}, To: replay.Bound{Offset: -1}})
+	if err != nil || all.Messages() != n {
+		t.Fatalf("plan %+v, %v: want %d messages", all, err, n)
+	}
+	if err := replay.Commit(ctx, client, "main-replay-1", all); err != nil {
+		t.Fatal(err)
+	}
+	sum, m := run(cfgFor("main-replay-1", ch.Database), all.To)
+	if sum.Stored != 0 || sum.Skipped != n {
+		t.Fatalf("replay into the same tables %+v, want 0 stored and %d skipped", sum, n)
+	}
+	if got := testutil.ToFloat64(m.Skipped.WithLabelValues(pipeline.SkipAlreadyStored)); got != n {
+		t.Fatalf("messages_skipped_total{already_stored} = %v, want %d", got, n)
+	}
+	if got := testenv.QueryInt(t, ch.Conn, "SELECT count() FROM "+ch.Database+".events"); got != n {
+		t.Fatalf("%d events after the replay, want %d", got, n)
+	}
+
+	// Partition 0 from offset 10, into another database.
+	part, err := replay.MakePlan(ctx, client, replay.Range{Topics: []string{topic}, Partitions: []int{0}, From: replay.Bound{Offset: 10}, To: replay.Bound{Offset: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := all.To[topic][0] - 10
+	if part.From[topic][1] != part.To[topic][1] || part.Messages() != want {
+		t.Fatalf("plan %+v, want partition 0 only, %d messages", part, want)
+	}
+	if err := replay.Commit(ctx, client, "main-replay-2", part); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _ := run(cfgFor("main-replay-2", other.Database), part.To); sum.Stored != want {
+		t.Fatalf("replay into %s %+v, want %d stored", other.Database, sum, want)
+	}
+	if got := testenv.QueryInt(t, other.Conn, "SELECT count() FROM "+other.Database+".events WHERE kafka_partition = 0 AND kafka_offset >= 10"); got != want {
+		t.Fatalf("%d events in %s, want %d", got, other.Database, want)
+	}
+
+	// By record time: from the time of the 50th message on.
+	byTime, err := replay.MakePlan(ctx, client, replay.Range{Topics: []string{topic}, From: replay.Bound{Offset: -1, Time: base.Add(50 * time.Second)}, To: replay.Bound{Offset: -1}})
+	if err != nil || byTime.Messages() != n-50 {
+		t.Fatalf("plan by time %+v, %v: want %d messages", byTime, err, n-50)
+	}
+}
