@@ -55,7 +55,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain)
+			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
 		},
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default: config.yaml if present)")
@@ -65,7 +65,7 @@ func newRoot() *cobra.Command {
 		Use:   "run",
 		Short: "Consume until SIGTERM/SIGINT (or, with --drain, until caught up)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain)
+			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
 		},
 	}
 	runCmd.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
@@ -98,7 +98,7 @@ func newRoot() *cobra.Command {
 			return nil
 		},
 	}
-	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath), requeueCmd(&cfgPath))
+	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath), requeueCmd(&cfgPath), replayCmd(&cfgPath))
 	buildinfo.Cobra(root)
 	return root
 }
@@ -126,10 +126,16 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool) error {
+// run consumes; rp, when set, makes it a replay (ingest replay): a drain of the replay's range
+// under its own group, into its database.
+func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool, rp *replayRun) error {
 	cfg, log, err := setup(cfgPath)
 	if err != nil {
 		return err
+	}
+	if rp != nil {
+		drain = true
+		rp.configure(cfg)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -166,7 +172,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool)
 		return err
 	}
 	defer conn.Close()
-	if cfg.Ingest.MigrateOnStart {
+	if cfg.Ingest.MigrateOnStart || rp != nil {
 		if _, err := schema.Migrate(ctx, schema.Native(conn), cfg.ClickHouse.Database); err != nil {
 			return err
 		}
@@ -206,12 +212,21 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool)
 		defer func() { stopRetention(); <-done }()
 	}
 
+	opts := pipeline.RunOptions{Drain: drain}
+	what, total := "drain", int64(0)
+	if rp != nil {
+		plan, err := rp.prepare(ctx, kc, cfg, log)
+		if err != nil {
+			return err
+		}
+		opts.StopAt, what, total = plan.To, "replay", plan.Messages()
+	}
 	stopProgress := func() {}
 	if drain {
 		f, isFile := errOut.(*os.File)
-		stopProgress = drainProgress(ctx, errOut, isFile && progress.IsTerminal(f), reg)
+		stopProgress = drainProgress(ctx, errOut, isFile && progress.IsTerminal(f), reg, what, total)
 	}
-	sum, err := in.Run(ctx, pipeline.RunOptions{Drain: drain})
+	sum, err := in.Run(ctx, opts)
 	stopProgress()
 	if drain {
 		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d, client rejected %d)  flagged %d  skipped %d  transaction markers %d  elapsed %s  %.0f events/s\n",

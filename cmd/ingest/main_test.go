@@ -317,3 +317,55 @@ func TestRequeueCommand(t *testing.T) {
 		t.Fatalf("events holds the message %d times (%v), want once", n, err)
 	}
 }
+
+// ingest replay re-reads a stored range under its own group and stores nothing twice; with
+// --database it fills another database (migrated first).
+func TestReplayCommand(t *testing.T) {
+	b := testenv.Broker(t, "api-errors", 2)
+	ch := testenv.ClickHouse(t)
+	other := testenv.ClickHouse(t)
+	env(t, b.Addr, ch.Addr, ch.Database)
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: "api-errors", BatchTimeout: 5 * time.Millisecond}
+	var msgs []kafka.Message
+	for i := 0; i < 300; i++ {
+		msgs = append(msgs, kafka.Message{Value: []byte(fmt.Sprintf(`{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-%012d","error_type":"billing_not_verified"}`, i))})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := executeErr(ctx, io.Discard, io.Discard, "--drain"); err != nil {
+		t.Fatalf("ingest --drain: %v", err)
+	}
+
+	var out, errOut bytes.Buffer
+	if err := executeErr(ctx, &out, &errOut, "replay", "--partition", "0"); err != nil {
+		t.Fatalf("ingest replay: %v", err)
+	}
+	p0 := testenv.QueryInt(t, ch.Conn, "SELECT count() FROM "+ch.Database+".events WHERE kafka_partition = 0")
+	for _, want := range []string{"stored 0 ", fmt.Sprintf("skipped %d ", p0)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("replay summary %q lacks %q", out.String(), want)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, fmt.Sprintf("replay: %d/%d messages (100%%)", p0, p0)) {
+		t.Errorf("last progress line %q, want replay: %d/%d messages (100%%)", last, p0, p0)
+	}
+	if n := testenv.QueryInt(t, ch.Conn, "SELECT count() FROM "+ch.Database+".events"); n != 300 {
+		t.Errorf("%d events after the replay, want 300", n)
+	}
+
+	out.Reset()
+	if err := executeErr(ctx, &out, io.Discard, "replay", "--database", other.Database, "--from", "0", "--group", "fill-other"); err != nil {
+		t.Fatalf("ingest replay --database: %v", err)
+	}
+	if n := testenv.QueryInt(t, other.Conn, "SELECT count() FROM "+other.Database+".events"); n != 300 {
+		t.Errorf("%d events in %s, want 300", n, other.Database)
+	}
+	if err := executeErr(ctx, io.Discard, io.Discard, "replay", "--from", "yesterday"); err == nil || !strings.Contains(err.Error(), "--from") {
+		t.Errorf("replay --from yesterday: %v, want an error naming --from", err)
+	}
+}

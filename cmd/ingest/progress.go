@@ -11,9 +11,18 @@ import (
 )
 
 // drainProgress shows --drain's progress on w until ctx ends, from the ingester's own metrics
-// (no hook into the pipeline): done is the messages consumed, total adds the lag left.
-func drainProgress(ctx context.Context, w io.Writer, tty bool, reg prometheus.Gatherer) func() {
-	m := progress.New(w, "drain", "messages", progress.Options{Terminal: tty})
+// (no hook into the pipeline): done is the messages consumed, total adds the lag left, or is
+// fixed (a replay's range: its group's lag runs to the topic's end, past the range).
+func drainProgress(ctx context.Context, w io.Writer, tty bool, reg prometheus.Gatherer, what string, fixed int64) func() {
+	m := progress.New(w, what, "messages", progress.Options{Terminal: tty})
+	update := func() {
+		done, lag := sample(reg)
+		if fixed > 0 {
+			m.Update(min(done, fixed), fixed)
+			return
+		}
+		m.Update(done, done+lag)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {
@@ -21,12 +30,10 @@ func drainProgress(ctx context.Context, w io.Writer, tty bool, reg prometheus.Ga
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			done, lag := sample(reg)
-			m.Update(done, done+lag)
+			update()
 			select {
 			case <-ctx.Done():
-				done, lag = sample(reg)
-				m.Update(done, done+lag)
+				update()
 				return
 			case <-t.C:
 			}
