@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,9 +136,17 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("%d events in %s, want %d", got, other.Database, want)
 	}
 
+	if _, err := replay.MakePlan(ctx, client, replay.Range{Topics: []string{topic}, Partitions: []int{7}, From: replay.Bound{Offset: -1}, To: replay.Bound{Offset: -1}}); err == nil || !strings.Contains(err.Error(), "no partition 7") {
+		t.Fatalf("plan of partition 7 of 2: %v, want an error naming it", err)
+	}
+
 	// By record time: from the time of the 50th message on.
 	byTime, err := replay.MakePlan(ctx, client, replay.Range{Topics: []string{topic}, From: replay.Bound{Offset: -1, Time: base.Add(50 * time.Second)}, To: replay.Bound{Offset: -1}})
 	if err != nil || byTime.Messages() != n-50 {
 		t.Fatalf("plan by time %+v, %v: want %d messages", byTime, err, n-50)
+	}
+	window, err := replay.MakePlan(ctx, client, replay.Range{Topics: []string{topic}, From: replay.Bound{Offset: -1, Time: base.Add(50 * time.Second)}, To: replay.Bound{Offset: -1, Time: base.Add(80 * time.Second)}})
+	if err != nil || window.Messages() != 30 {
+		t.Fatalf("plan of [50s, 80s) %+v, %v: want 30 messages", window, err)
 	}
 }
