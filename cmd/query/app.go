@@ -110,7 +110,9 @@ func (a *app) prepare(cmd *cobra.Command, defaultSince string, unsupported ...st
 	if err != nil {
 		return f, err
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	// Stored times are whole seconds and windows are [since, until): "now" is the end of the
+	// current second, so an event stored a moment ago is counted.
+	now := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 	since := a.since
 	if since == "" {
 		since = defaultSince
