@@ -59,11 +59,15 @@ services-down:
 generate:
 	$(GO) generate ./...
 
-# End-to-end throughput: own broker + ClickHouse under .run/bench, BENCH_EVENTS (default 1M)
-# generated events, ingest --drain under /usr/bin/time -v. Needs make deps.
-.PHONY: bench
+# Side by side in one run on its own broker + ClickHouse 18.16 under .run/bench, BENCH_EVENTS
+# (default 1M) well-formed events: kcat (consume limit), the server's Kafka engine + view (peer),
+# ingest --drain, INSERT ... SELECT (insert limit). bench-2: two ingesters in one group (and two
+# Kafka engine consumers). Needs make deps.
+.PHONY: bench bench-2
 bench:
 	scripts/bench.sh
+bench-2:
+	BENCH_INGESTERS=2 scripts/bench.sh
 
 # The whole pipeline with traffic and a spike: services-up, migrate, ingester + loadgen
 # (RUN_RATE, RUN_SPIKE). Ctrl-C stops ingester and loadgen; make services-down stops services.
