@@ -688,7 +688,14 @@ func (in *Ingester) listEnds(ctx context.Context, parts []*partition) (map[tp]in
 	return in.listOffsets(ctx, req)
 }
 
+// listOffsets answers req with each partition's end offset.
 func (in *Ingester) listOffsets(ctx context.Context, req *kafka.ListOffsetsRequest) (map[tp]int64, error) {
+	return in.listOffsetsOf(ctx, req, func(po kafka.PartitionOffsets) int64 { return po.LastOffset })
+}
+
+// listOffsetsOf answers req with the offset pick takes from each partition's answer;
+// partitions that answered with an error are left out.
+func (in *Ingester) listOffsetsOf(ctx context.Context, req *kafka.ListOffsetsRequest, pick func(kafka.PartitionOffsets) int64) (map[tp]int64, error) {
 	resp, err := in.client.ListOffsets(ctx, req)
 	if err != nil {
 		return nil, err
@@ -697,7 +704,7 @@ func (in *Ingester) listOffsets(ctx context.Context, req *kafka.ListOffsetsReque
 	for topic, parts := range resp.Topics {
 		for _, po := range parts {
 			if po.Error == nil {
-				out[tp{topic, po.Partition}] = po.LastOffset
+				out[tp{topic, po.Partition}] = pick(po)
 			}
 		}
 	}
@@ -776,19 +783,7 @@ func (in *Ingester) startOffsets(ctx context.Context, ends *kafka.ListOffsetsReq
 			req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(p.Partition))
 		}
 	}
-	resp, err := in.client.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	out := map[tp]int64{}
-	for topic, parts := range resp.Topics {
-		for _, po := range parts {
-			if po.Error == nil {
-				out[tp{topic, po.Partition}] = po.FirstOffset
-			}
-		}
-	}
-	return out, nil
+	return in.listOffsetsOf(ctx, req, func(po kafka.PartitionOffsets) int64 { return po.FirstOffset })
 }
 
 // waitCaughtUp returns once the group's committed offsets reach ends everywhere.
