@@ -14,7 +14,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/metrics"
@@ -79,8 +78,8 @@ func TestUnstorableTimesDoNotStopThePipeline(t *testing.T) {
 // does not wait for ones begun after it.
 func TestFenceWaitsForEarlierInserts(t *testing.T) {
 	ch := testenv.ClickHouse(t)
-	s, err := NewSink(context.Background(), ch.Conn, ch.Database, config.Retry{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, FatalBackoff: time.Millisecond},
-		10*time.Second, metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := NewSink(context.Background(), ch.Conn, WriterConfig{Database: ch.Database, InsertTimeout: 10 * time.Second, Retry: RetryConfig{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, FatalBackoff: time.Millisecond}},
+		metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +141,8 @@ func TestInsertIntoHungServerHasADeadline(t *testing.T) {
 	if _, err := schema.Migrate(ctx, schema.Native(conn), "hung"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSink(ctx, conn, "hung", config.Retry{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, FatalBackoff: 50 * time.Millisecond},
-		time.Second, metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := NewSink(ctx, conn, WriterConfig{Database: "hung", InsertTimeout: time.Second, Retry: RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, FatalBackoff: 50 * time.Millisecond}},
+		metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/metrics"
@@ -21,7 +20,7 @@ import (
 // Ingester consumes error events from Kafka as a consumer group and stores each one exactly
 // once in ClickHouse.
 type Ingester struct {
-	cfg     *config.Config
+	cfg     Config
 	log     *slog.Logger
 	m       *metrics.Ingest
 	checker *event.Checker
@@ -65,8 +64,8 @@ func (s Summary) EventsPerSecond() float64 {
 
 // New builds an ingester. conn must reach a database with the schema applied; every Kafka
 // connection (group, partition readers, offset and lag calls) is made through kc.
-func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
-	sink, err := NewSink(context.Background(), conn, cfg.ClickHouse.Database, cfg.Retry, cfg.Batch.InsertTimeout, m, log)
+func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
+	sink, err := NewSink(context.Background(), conn, cfg.Writer, m, log)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +102,7 @@ type RunOptions struct {
 }
 
 // Run consumes until ctx ends (or, with Drain, until caught up), then stops fetching,
-// flushes, commits and leaves the group within cfg.Ingest.ShutdownTimeout.
+// flushes, commits and leaves the group within cfg.ShutdownTimeout.
 func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	start := time.Now()
 	runCtx, stop := context.WithCancel(ctx)
@@ -186,13 +185,13 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	// Shut down: closing the group ends the generation; each partition flushes and commits
 	// before the group is left. Past the timeout, stop waiting for ClickHouse.
 	in.shuttingDown.Store(true)
-	in.log.Info("shutting down: flushing, committing, leaving the group", "timeout", in.cfg.Ingest.ShutdownTimeout)
+	in.log.Info("shutting down: flushing, committing, leaving the group", "timeout", in.cfg.ShutdownTimeout)
 	closed := make(chan struct{})
 	go func() { _ = group.Close(); close(closed) }()
 	select {
 	case <-closed:
-	case <-time.After(in.cfg.Ingest.ShutdownTimeout):
-		in.log.Error("shutdown timeout: giving up on unstored rows; they will be read again", "timeout", in.cfg.Ingest.ShutdownTimeout)
+	case <-time.After(in.cfg.ShutdownTimeout):
+		in.log.Error("shutdown timeout: giving up on unstored rows; they will be read again", "timeout", in.cfg.ShutdownTimeout)
 		stopLoops()
 		// Leaving the group needs the broker; when it is gone the session simply expires.
 		// Exiting now is as safe as a crash: nothing past what is stored was committed.
@@ -223,7 +222,7 @@ func (in *Ingester) Ready(ctx context.Context) error {
 	if err := in.conn.Ping(ctx); err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
 	}
-	pending, err := schema.Pending(ctx, schema.Native(in.conn), in.cfg.ClickHouse.Database)
+	pending, err := schema.Pending(ctx, schema.Native(in.conn), in.cfg.Writer.Database)
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}

@@ -158,7 +158,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 func (in *Ingester) release(p *partition) {
 	trigger, wait := "revoke", in.cfg.Kafka.RebalanceTimeout/2
 	if in.shuttingDown.Load() {
-		trigger, wait = "shutdown", in.cfg.Ingest.ShutdownTimeout
+		trigger, wait = "shutdown", in.cfg.ShutdownTimeout
 	}
 	done := make(chan error, 1)
 	timer := time.NewTimer(wait)

@@ -13,8 +13,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/faultline/faultline/config"
 )
 
 func TestClassify(t *testing.T) {
@@ -175,7 +173,7 @@ func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
 }
 
 func TestBackoffIsCappedAndJittered(t *testing.T) {
-	s := &Sink{retry: config.Retry{InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, FatalBackoff: 30 * time.Second}}
+	s := &Sink{retry: RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, FatalBackoff: 30 * time.Second}}
 	for attempt := 0; attempt < 20; attempt++ {
 		d := s.backoff(ClassRetryable, attempt)
 		ceiling := min(100*time.Millisecond<<attempt, time.Second)
@@ -195,7 +193,7 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 // answer each waiter once and let the batcher end (it used to answer twice and hang).
 func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
 	in := &Ingester{
-		cfg:     &config.Config{Batch: config.Batch{MaxAge: time.Second, MaxRows: 10, MaxBytes: 1 << 20}},
+		cfg:     Config{Batch: BatchConfig{MaxAge: time.Second, MaxRows: 10, MaxBytes: 1 << 20}},
 		sink:    &Sink{},
 		budget:  newBudget(1<<20, nil),
 		items:   make(chan item, 1),

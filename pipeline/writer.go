@@ -14,7 +14,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
@@ -30,7 +29,7 @@ type Sink struct {
 	db    string
 	log   *slog.Logger
 	m     *metrics.Ingest
-	retry config.Retry
+	retry RetryConfig
 	// dedupToken: the server knows insert_deduplication_token (22.2+), so a retried block is
 	// also deduplicated by the server where the table has a deduplication window.
 	dedupToken bool
@@ -52,15 +51,15 @@ type Sink struct {
 	insertSQL map[string]string
 }
 
-// NewSink returns a Sink writing into database over conn.
-// Every insert attempt and read-back gets insertTimeout.
-func NewSink(ctx context.Context, conn driver.Conn, database string, retry config.Retry, insertTimeout time.Duration, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
-	if err := schema.ValidateDatabase(database); err != nil {
+// NewSink returns a Sink writing into cfg.Database over conn.
+// Every insert attempt and read-back gets cfg.InsertTimeout.
+func NewSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
+	if err := schema.ValidateDatabase(cfg.Database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, timeout: insertTimeout, window: skipWindow, insertSQL: map[string]string{
-		tableEvents:     insertStatement(database, tableEvents, eventColumns),
-		tableQuarantine: insertStatement(database, tableQuarantine, quarantineColumns),
+	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
+		tableEvents:     insertStatement(cfg.Database, tableEvents, eventColumns),
+		tableQuarantine: insertStatement(cfg.Database, tableQuarantine, quarantineColumns),
 	}}
 	if v, err := conn.ServerVersion(); err == nil {
 		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)

@@ -50,33 +50,33 @@ func TestReplay(t *testing.T) {
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	cfgFor := func(group, db string) *config.Config {
-		cfg, err := config.Load("")
-		if err != nil {
-			t.Fatal(err)
+	// The defaults of config.yaml, with test-speed timeouts.
+	cfgFor := func(group, db string) pipeline.Config {
+		return pipeline.Config{
+			Kafka: pipeline.KafkaConfig{Brokers: []string{b.Addr}, Topics: []string{topic}, Group: group, StartOffset: "earliest",
+				SessionTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 6 * time.Second,
+				MinFetchBytes: 1, MaxFetchBytes: 10 << 20, MaxWait: 200 * time.Millisecond},
+			Batch: pipeline.BatchConfig{MaxRows: 50000, MaxBytes: 32 << 20, MaxAge: 200 * time.Millisecond, MaxInflightBytes: 64 << 20, Inserts: 1},
+			Writer: pipeline.WriterConfig{Database: db, InsertTimeout: 10 * time.Second,
+				Retry: pipeline.RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, FatalBackoff: 30 * time.Second}},
+			ShutdownTimeout: 30 * time.Second,
 		}
-		cfg.Kafka.Brokers, cfg.Kafka.Topics, cfg.Kafka.Group = []string{b.Addr}, []string{topic}, group
-		cfg.Kafka.SessionTimeout, cfg.Kafka.HeartbeatInterval, cfg.Kafka.RebalanceTimeout = 3*time.Second, 300*time.Millisecond, 6*time.Second
-		cfg.Kafka.MaxWait = 200 * time.Millisecond
-		cfg.ClickHouse.Addr, cfg.ClickHouse.Database = []string{ch.Addr}, db
-		cfg.Batch.MaxAge = 200 * time.Millisecond
-		return cfg
 	}
-	run := func(cfg *config.Config, stopAt map[string]map[int]int64) (pipeline.Summary, *metrics.Ingest) {
+	kc, err := kafkaconn.New(config.Kafka{Brokers: []string{b.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(cfg pipeline.Config, stopAt map[string]map[int]int64) (pipeline.Summary, *metrics.Ingest) {
 		t.Helper()
 		c := ch.Conn
-		if cfg.ClickHouse.Database == other.Database {
+		if cfg.Writer.Database == other.Database {
 			c = other.Conn
 		}
-		if _, err := schema.Migrate(ctx, schema.Native(c), cfg.ClickHouse.Database); err != nil {
+		if _, err := schema.Migrate(ctx, schema.Native(c), cfg.Writer.Database); err != nil {
 			t.Fatal(err)
 		}
 		m := metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, cat.Version(), 10)
-		kc, err := kafkaconn.New(cfg.Kafka)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, err := pipeline.New(cfg, event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: 1000 * time.Hour}), c, kc, m, slog.New(slog.DiscardHandler))
+		in, err := pipeline.New(cfg, event.NewChecker(cat, event.Options{MaxClockSkew: 1000 * time.Hour}), c, kc, m, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,10 +87,6 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("run %s: %v", cfg.Kafka.Group, err)
 		}
 		return sum, m
-	}
-	kc, err := kafkaconn.New(cfgFor("x", ch.Database).Kafka)
-	if err != nil {
-		t.Fatal(err)
 	}
 	client := kc.Client(10 * time.Second)
 

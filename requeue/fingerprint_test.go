@@ -53,22 +53,22 @@ func TestRequeuedRowIsSkippedOnReread(t *testing.T) {
 
 	drain := func(group string, maxBytes int) (pipeline.Summary, *metrics.Ingest) {
 		t.Helper()
-		cfg, err := config.Load("")
-		if err != nil {
-			t.Fatal(err)
+		// The defaults of config.yaml, with test-speed timeouts.
+		cfg := pipeline.Config{
+			Kafka: pipeline.KafkaConfig{Brokers: []string{b.Addr}, Topics: []string{topic}, Group: group, StartOffset: "earliest",
+				SessionTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 6 * time.Second,
+				MinFetchBytes: 1, MaxFetchBytes: 10 << 20, MaxWait: 200 * time.Millisecond},
+			Batch: pipeline.BatchConfig{MaxRows: 50000, MaxBytes: 32 << 20, MaxAge: 200 * time.Millisecond, MaxInflightBytes: 64 << 20, Inserts: 1},
+			Writer: pipeline.WriterConfig{Database: ch.Database, InsertTimeout: 10 * time.Second,
+				Retry: pipeline.RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, FatalBackoff: 30 * time.Second}},
+			ShutdownTimeout: 30 * time.Second,
 		}
-		cfg.Kafka.Brokers, cfg.Kafka.Topics, cfg.Kafka.Group = []string{b.Addr}, []string{topic}, group
-		cfg.Kafka.SessionTimeout, cfg.Kafka.HeartbeatInterval, cfg.Kafka.RebalanceTimeout = 3*time.Second, 300*time.Millisecond, 6*time.Second
-		cfg.Kafka.MaxWait = 200 * time.Millisecond
-		cfg.ClickHouse.Addr, cfg.ClickHouse.Database = []string{ch.Addr}, ch.Database
-		cfg.Batch.MaxAge = 200 * time.Millisecond
-		cfg.Checks.MaxMessageBytes = maxBytes
 		m := metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, cat.Version(), 10)
-		kc, err := kafkaconn.New(cfg.Kafka)
+		kc, err := kafkaconn.New(config.Kafka{Brokers: []string{b.Addr}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, err := pipeline.New(cfg, event.NewChecker(cat, event.Options{MaxMessageBytes: maxBytes, MaxClockSkew: cfg.Checks.MaxClockSkew}), ch.Conn, kc, m, slog.New(slog.DiscardHandler))
+		in, err := pipeline.New(cfg, event.NewChecker(cat, event.Options{MaxMessageBytes: maxBytes}), ch.Conn, kc, m, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestRequeuedRowIsSkippedOnReread(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	checker := event.NewChecker(cat, event.Options{MaxMessageBytes: 64 << 10})
 	m := metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, cat.Version(), 10)
-	sink, err := pipeline.NewSink(ctx, ch.Conn, ch.Database, config.Retry{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FatalBackoff: 100 * time.Millisecond}, 30*time.Second, m, slog.New(slog.DiscardHandler))
+	sink, err := pipeline.NewSink(ctx, ch.Conn, pipeline.WriterConfig{Database: ch.Database, InsertTimeout: 30 * time.Second, Retry: pipeline.RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FatalBackoff: 100 * time.Millisecond}}, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.NewIngest(reg, catalogTypes(cat), reasons(), flags(), cat.Version(), cfg.Metrics.MaxUnknownErrorTypes)
 	checker := event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
-	in, err := pipeline.New(cfg, checker, conn, kc, m, log)
+	in, err := pipeline.New(pipelineConfig(cfg), checker, conn, kc, m, log)
 	if err != nil {
 		return err
 	}

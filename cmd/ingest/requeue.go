@@ -53,7 +53,7 @@ counts. Rows ClickHouse itself refused (server_rejected) are left alone unless n
 			checker := event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
 			// The sink counts into metrics nobody scrapes here: a one-off command.
 			m := metrics.NewIngest(prometheus.NewRegistry(), catalogTypes(cat), reasons(), flags(), cat.Version(), cfg.Metrics.MaxUnknownErrorTypes)
-			sink, err := pipeline.NewSink(cmd.Context(), conn, cfg.ClickHouse.Database, cfg.Retry, cfg.Batch.InsertTimeout, m, log)
+			sink, err := pipeline.NewSink(cmd.Context(), conn, writerConfig(cfg), m, log)
 			if err != nil {
 				return err
 			}
