@@ -12,6 +12,7 @@ type Config struct {
 	// ShutdownTimeout (ingest.shutdown_timeout) bounds flushing, committing and leaving the
 	// group once Run's context ends.
 	ShutdownTimeout time.Duration
+	Metrics         MetricsConfig
 }
 
 // KafkaConfig is the consumer group and its partition readers (kafka.*). Security (SASL,

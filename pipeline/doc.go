@@ -22,6 +22,9 @@
 //	lag.go       the lag watcher: lag gauges, and the ledger checked against Kafka's commits
 //	offsets.go   Kafka admin calls: end and start offsets, the group's committed offsets
 //	ingester.go  New, Run (the consumer group and the stages' goroutines), Ready, Summary
+//	config.go    the pipeline's own Config (cmd/ingest builds it from config.Config)
+//	metrics.go   the ingester's metrics, built by newMetrics from the registry New is given
+//	             (the writer's are in writer.go: a Sink also runs alone, in ingest requeue)
 //
 // Acknowledgements flow backwards: a Kafka offset is committed only after every message at
 // or below it is stored in events or quarantine. See README.md "Exactly once" for why a

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -109,6 +108,7 @@ func (h *harness) config(group string) *Config {
 		Writer: WriterConfig{Database: h.ch.Database, InsertTimeout: 2 * time.Second,
 			Retry: RetryConfig{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, FatalBackoff: 500 * time.Millisecond}},
 		ShutdownTimeout: 20 * time.Second,
+		Metrics:         MetricsConfig{CatalogTypes: metrics.CatalogTypes(h.cat), MaxUnknownErrorTypes: 50},
 	}
 }
 
@@ -116,25 +116,18 @@ func (h *harness) config(group string) *Config {
 type instance struct {
 	in  *Ingester
 	reg *prometheus.Registry
-	m   *metrics.Ingest
+	m   testMetrics
+}
+
+// testMetrics are an ingester's metrics, its writer's included.
+type testMetrics struct {
+	*ingestMetrics
+	*writerMetrics
 }
 
 func (h *harness) newIngester(cfg *Config) *instance {
 	h.t.Helper()
 	reg := prometheus.NewRegistry()
-	var types []metrics.CatalogType
-	for _, e := range h.cat.Entries() {
-		types = append(types, metrics.CatalogType{ErrorType: e.ErrorType, Category: e.Category, StatusCode: strconv.Itoa(e.StatusCode)})
-	}
-	var reasons, flags []string
-	for _, r := range event.AllReasons() {
-		reasons = append(reasons, string(r))
-	}
-	reasons = append(reasons, Reasons()...)
-	for _, f := range event.AllFlags() {
-		flags = append(flags, f.String())
-	}
-	m := metrics.NewIngest(reg, types, reasons, flags, h.cat.Version(), 50)
 	checker := event.NewChecker(h.cat, event.Options{}) // the defaults
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -144,11 +137,11 @@ func (h *harness) newIngester(cfg *Config) *instance {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	in, err := New(*cfg, checker, h.ch.Conn, kc, m, log)
+	in, err := New(*cfg, checker, h.ch.Conn, kc, reg, log)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return &instance{in: in, reg: reg, m: m}
+	return &instance{in: in, reg: reg, m: testMetrics{in.m, in.sink.m}}
 }
 
 // drain runs an ingester of group until it has caught up.

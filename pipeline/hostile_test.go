@@ -16,7 +16,6 @@ import (
 
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/internal/testenv"
-	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
 
@@ -79,7 +78,7 @@ func TestUnstorableTimesDoNotStopThePipeline(t *testing.T) {
 func TestFenceWaitsForEarlierInserts(t *testing.T) {
 	ch := testenv.ClickHouse(t)
 	s, err := NewSink(context.Background(), ch.Conn, WriterConfig{Database: ch.Database, InsertTimeout: 10 * time.Second, Retry: RetryConfig{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, FatalBackoff: time.Millisecond}},
-		metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +141,7 @@ func TestInsertIntoHungServerHasADeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := NewSink(ctx, conn, WriterConfig{Database: "hung", InsertTimeout: time.Second, Retry: RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, FatalBackoff: 50 * time.Millisecond}},
-		metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

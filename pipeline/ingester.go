@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/kafkaconn"
-	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
 
@@ -22,7 +22,7 @@ import (
 type Ingester struct {
 	cfg     Config
 	log     *slog.Logger
-	m       *metrics.Ingest
+	m       *ingestMetrics
 	checker *event.Checker
 	sink    *Sink
 	conn    driver.Conn
@@ -64,11 +64,12 @@ func (s Summary) EventsPerSecond() float64 {
 
 // New builds an ingester. conn must reach a database with the schema applied; every Kafka
 // connection (group, partition readers, offset and lag calls) is made through kc.
-func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
-	sink, err := NewSink(context.Background(), conn, cfg.Writer, m, log)
+func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, reg prometheus.Registerer, log *slog.Logger) (*Ingester, error) {
+	sink, err := NewSink(context.Background(), conn, cfg.Writer, reg, log)
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics(reg, cfg.Metrics)
 	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
 	for _, t := range cfg.Kafka.Topics {
 		m.OffsetsReused.WithLabelValues(t)

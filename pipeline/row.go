@@ -19,7 +19,7 @@ const (
 )
 
 // Reasons a message is read but not stored (faultline_messages_skipped_total{reason}, whose
-// values metrics.SkipReasons exports at zero).
+// all exported at zero).
 const (
 	// SkipAlreadyStored: an earlier owner stored it without committing its offset.
 	SkipAlreadyStored = "already_stored"
@@ -37,9 +37,6 @@ func isTransactionMarker(key, value []byte) bool {
 	return len(key) == 4 && key[0] == 0 && key[1] == 0 && key[2] == 0 && key[3] <= 1 &&
 		len(value) == 6 && value[0] == 0 && value[1] == 0
 }
-
-// Reasons are the quarantine reasons the pipeline itself adds, for metrics.
-func Reasons() []string { return []string{ReasonServerRejected, ReasonClientRejected} }
 
 // unknownKafkaTime is what kafka_time holds for a record whose own timestamp a DateTime
 // column cannot hold (0, -1, microseconds): 1970-01-01, never a value clickhouse-go refuses.

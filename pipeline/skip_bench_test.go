@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faultline/faultline/internal/testenv"
-	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
 
@@ -49,7 +48,7 @@ func BenchmarkSkipReadAtAssignment(b *testing.B) {
 	}
 	b.Logf("%d stored offsets in %s", n, time.Since(start).Round(time.Millisecond))
 	s, err := NewSink(ctx, conn, WriterConfig{Database: "bench", InsertTimeout: time.Minute, Retry: RetryConfig{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, FatalBackoff: time.Millisecond}},
-		metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
@@ -28,7 +30,7 @@ type Sink struct {
 	conn  driver.Conn
 	db    string
 	log   *slog.Logger
-	m     *metrics.Ingest
+	m     *writerMetrics
 	retry RetryConfig
 	// dedupToken: the server knows insert_deduplication_token (22.2+), so a retried block is
 	// also deduplicated by the server where the table has a deduplication window.
@@ -53,11 +55,12 @@ type Sink struct {
 
 // NewSink returns a Sink writing into cfg.Database over conn.
 // Every insert attempt and read-back gets cfg.InsertTimeout.
-func NewSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
+// Its metrics are created on reg.
+func NewSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, reg prometheus.Registerer, log *slog.Logger) (*Sink, error) {
 	if err := schema.ValidateDatabase(cfg.Database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
+	s := &Sink{conn: conn, db: cfg.Database, log: log, m: newWriterMetrics(reg), retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
 		tableEvents:     insertStatement(cfg.Database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(cfg.Database, tableQuarantine, quarantineColumns),
 	}}
@@ -65,6 +68,49 @@ func NewSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *metrics
 		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)
 	}
 	return s, nil
+}
+
+// writerMetrics are the table writer's metrics.
+type writerMetrics struct {
+	BatchRows      *prometheus.HistogramVec
+	BatchBytes     *prometheus.HistogramVec
+	InsertDuration *prometheus.HistogramVec
+	InsertErrors   *prometheus.CounterVec
+	InsertRetries  *prometheus.CounterVec
+	RowsStored     *prometheus.CounterVec
+}
+
+// newWriterMetrics creates the writer's metrics on reg, each table and error class at zero.
+func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
+	f := promauto.With(reg)
+	histogramVec := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+		return f.NewHistogramVec(prometheus.HistogramOpts{Namespace: metrics.Namespace, Name: name, Help: help, Buckets: buckets}, labels)
+	}
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return f.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: name, Help: help}, labels)
+	}
+	m := &writerMetrics{
+		BatchRows: histogramVec("batch_rows", "Rows per insert, by table.",
+			prometheus.ExponentialBuckets(1, 4, 10), "table"),
+		BatchBytes: histogramVec("batch_bytes", "Message bytes per insert, by table.",
+			prometheus.ExponentialBuckets(1024, 4, 10), "table"),
+		InsertDuration: histogramVec("insert_duration_seconds", "Duration of successful inserts, by table.",
+			prometheus.ExponentialBuckets(0.001, 2.5, 12), "table"),
+		InsertErrors: counterVec("insert_errors_total",
+			"Failed insert attempts, by table and class (retryable, data, fatal).", "table", "class"),
+		InsertRetries: counterVec("insert_retries_total",
+			"Insert attempts repeated after an error, by table and class.", "table", "class"),
+		RowsStored: counterVec("rows_stored_total",
+			"Rows written to ClickHouse, by table.", "table"),
+	}
+	for _, tbl := range []string{tableEvents, tableQuarantine} {
+		m.RowsStored.WithLabelValues(tbl)
+		for _, c := range []ErrorClass{ClassRetryable, ClassData, ClassFatal} {
+			m.InsertErrors.WithLabelValues(tbl, string(c))
+			m.InsertRetries.WithLabelValues(tbl, string(c))
+		}
+	}
+	return m
 }
 
 func insertStatement(db, table string, cols []string) string {

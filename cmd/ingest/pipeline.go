@@ -1,13 +1,16 @@
 package main
 
 import (
+	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
 )
 
 // pipelineConfig is what the pipeline takes of the configuration: the consumer group and its
-// readers, batching, the table writer and the shutdown bound.
-func pipelineConfig(cfg *config.Config) pipeline.Config {
+// readers, batching, the table writer, the shutdown bound, and which error types its metrics
+// export at zero (those of cat).
+func pipelineConfig(cfg *config.Config, cat *catalog.Catalog) pipeline.Config {
 	return pipeline.Config{
 		Kafka: pipeline.KafkaConfig{
 			Brokers:           cfg.Kafka.Brokers,
@@ -30,6 +33,7 @@ func pipelineConfig(cfg *config.Config) pipeline.Config {
 		},
 		Writer:          writerConfig(cfg),
 		ShutdownTimeout: cfg.Ingest.ShutdownTimeout,
+		Metrics:         pipeline.MetricsConfig{CatalogTypes: metrics.CatalogTypes(cat), MaxUnknownErrorTypes: cfg.Metrics.MaxUnknownErrorTypes},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/config"
+	"github.com/faultline/faultline/schema"
 )
 
 // Every field of pipeline.Config is set from the defaults: a field added to it but not to
@@ -26,5 +27,9 @@ func TestPipelineConfigSetsEveryField(t *testing.T) {
 			t.Errorf("pipelineConfig leaves %s unset", path)
 		}
 	}
-	walk("Config", reflect.ValueOf(pipelineConfig(cfg)))
+	cat, err := schema.LoadCatalog("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk("Config", reflect.ValueOf(pipelineConfig(cfg, cat)))
 }
