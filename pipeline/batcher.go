@@ -63,9 +63,9 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 			in.statsMu.Lock()
 			in.stats.Consumed++
 			switch r.skipReason {
-			case SkipAlreadyStored:
+			case skipAlreadyStored:
 				in.stats.Skipped++
-			case SkipTransactionMarker:
+			case skipTransactionMarker:
 				in.stats.Markers++
 			}
 			in.statsMu.Unlock()

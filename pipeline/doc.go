@@ -14,7 +14,7 @@
 //	batch.go     the Batch (Append, then Commit or Rollback) and its column encoding
 //	writer.go    the table writer (Sink): events, then quarantine, each attempt under
 //	             batch.insert_timeout, read back once the server is done with it before any
-//	             retry, isolating rows the server or the client library refuses; Fence
+//	             retry, isolating rows the server or the client library refuses; fence
 //	retry.go     the error classes (retryable, data, fatal) and the backoff between attempts
 //	commit.go    up to batch.inserts batches stored at once; in seal order, each stored
 //	             batch's Kafka offsets are committed, the offset ledger advanced (ledger.go)

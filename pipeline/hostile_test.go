@@ -73,7 +73,7 @@ func TestUnstorableTimesDoNotStopThePipeline(t *testing.T) {
 	}
 }
 
-// Fence waits for insert attempts begun before the assignment to end on the server, and
+// fence waits for insert attempts begun before the assignment to end on the server, and
 // does not wait for ones begun after it.
 func TestFenceWaitsForEarlierInserts(t *testing.T) {
 	ch := testenv.ClickHouse(t)
@@ -98,7 +98,7 @@ func TestFenceWaitsForEarlierInserts(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	assigned := time.Now()
 	start := time.Now()
-	if err := s.Fence(context.Background(), assigned); err != nil {
+	if err := s.fence(context.Background(), assigned); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -107,18 +107,18 @@ func TestFenceWaitsForEarlierInserts(t *testing.T) {
 			t.Fatal(err)
 		}
 	default:
-		t.Fatalf("Fence returned after %s while an earlier insert still ran", time.Since(start))
+		t.Fatalf("fence returned after %s while an earlier insert still ran", time.Since(start))
 	}
 
 	assigned = time.Now()
 	time.Sleep(700 * time.Millisecond)
 	late := running(rand.Uint64())
-	if err := s.Fence(context.Background(), assigned); err != nil {
+	if err := s.fence(context.Background(), assigned); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-late:
-		t.Fatal("Fence waited for an insert begun after the assignment")
+		t.Fatal("fence waited for an insert begun after the assignment")
 	default:
 	}
 	<-late
@@ -158,8 +158,8 @@ func TestInsertIntoHungServerHasADeadline(t *testing.T) {
 	go func() { done <- s.insert(ctx, tableEvents, []*Row{row}, 7, time.Now().UTC().Truncate(time.Second)) }()
 	select {
 	case err := <-done:
-		if err == nil || Classify(err) != ClassRetryable {
-			t.Fatalf("insert into a hung server: %v (class %s), want a retryable error", err, Classify(err))
+		if err == nil || classify(err) != classRetryable {
+			t.Fatalf("insert into a hung server: %v (class %s), want a retryable error", err, classify(err))
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("insert into a hung server did not end within 30 s with a 1 s deadline")

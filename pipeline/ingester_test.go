@@ -103,7 +103,7 @@ func TestStoredOffsetsAreReadInWindows(t *testing.T) {
 	h.drain("windows-first")
 	inst := h.newIngester(h.config("windows-second"))
 	inst.in.sink.window = 500
-	set, err := inst.in.sink.StoredOffsets(context.Background(), h.topic, 0, 0)
+	set, err := inst.in.sink.storedOffsets(context.Background(), h.topic, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ type MetricsConfig struct {
 var (
 	eventLabels   = []string{"error_type", "category", "environment", "status_code"}
 	flushTriggers = []string{"rows", "bytes", "age", "revoke", "shutdown", "drain"}
-	skipReasons   = []string{SkipAlreadyStored, SkipTransactionMarker}
+	skipReasons   = []string{skipAlreadyStored, skipTransactionMarker}
 	kafkaOps      = []string{"fetch", "join", "stored_offsets", "seek"}
 )
 

@@ -21,11 +21,11 @@ const (
 // Reasons a message is read but not stored (faultline_messages_skipped_total{reason}, whose
 // all exported at zero).
 const (
-	// SkipAlreadyStored: an earlier owner stored it without committing its offset.
-	SkipAlreadyStored = "already_stored"
-	// SkipTransactionMarker: a transaction's commit or abort marker, which kafka-go v0.4.51
+	// skipAlreadyStored: an earlier owner stored it without committing its offset.
+	skipAlreadyStored = "already_stored"
+	// skipTransactionMarker: a transaction's commit or abort marker, which kafka-go v0.4.51
 	// hands out as an ordinary record.
-	SkipTransactionMarker = "transaction_marker"
+	skipTransactionMarker = "transaction_marker"
 )
 
 // isTransactionMarker reports whether a record is a Kafka control record marking the end of
@@ -99,7 +99,7 @@ type Row struct {
 
 	part         *partition // the owning partition's state; nil in tests of the sink alone
 	skipped      bool       // not stored: already stored by an earlier owner, or a marker
-	skipReason   string     // why skipped: SkipAlreadyStored or SkipTransactionMarker
+	skipReason   string     // why skipped: skipAlreadyStored or skipTransactionMarker
 	badKafkaTime bool       // the record's timestamp cannot be stored; KafkaTime is 1970
 	fingerprint  uint64     // of key, value and record time: see fingerprint
 	charged      int        // bytes taken from the in-flight budget for this row

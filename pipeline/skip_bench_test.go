@@ -59,10 +59,10 @@ func BenchmarkSkipReadAtAssignment(b *testing.B) {
 		b.Run(sc.name, func(b *testing.B) {
 			held := 0
 			for i := 0; i < b.N; i++ {
-				if err := s.Fence(ctx, time.Now()); err != nil {
+				if err := s.fence(ctx, time.Now()); err != nil {
 					b.Fatal(err)
 				}
-				set, err := s.StoredOffsets(ctx, "api-errors", 0, sc.from)
+				set, err := s.storedOffsets(ctx, "api-errors", 0, sc.from)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -34,11 +34,11 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		for attempt := 0; ; attempt++ {
 			var err error
 			if fence {
-				err = in.sink.Fence(ctx, assigned)
+				err = in.sink.fence(ctx, assigned)
 			}
 			if err == nil {
 				var set *offsetSet
-				if set, err = in.sink.StoredOffsets(ctx, topic, p.id, from); err == nil {
+				if set, err = in.sink.storedOffsets(ctx, topic, p.id, from); err == nil {
 					return set, true
 				}
 			}
@@ -47,7 +47,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			}
 			in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
 			in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
-			if sleep(ctx, in.sink.backoff(Classify(err), attempt)) != nil {
+			if sleep(ctx, in.sink.backoff(classify(err), attempt)) != nil {
 				return nil, false
 			}
 		}
@@ -88,7 +88,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			}
 			in.m.KafkaErrors.WithLabelValues("fetch").Inc()
 			in.log.Warn("fetch failed; retrying", "topic", topic, "partition", a.ID, "error", err)
-			if sleep(ctx, in.sink.backoff(ClassRetryable, attempt)) != nil {
+			if sleep(ctx, in.sink.backoff(classRetryable, attempt)) != nil {
 				return
 			}
 			attempt++
@@ -122,9 +122,9 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		}
 		switch {
 		case stored:
-			row.skipped, row.skipReason = true, SkipAlreadyStored
+			row.skipped, row.skipReason = true, skipAlreadyStored
 		case isTransactionMarker(msg.Key, msg.Value):
-			row.skipped, row.skipReason = true, SkipTransactionMarker
+			row.skipped, row.skipReason = true, skipTransactionMarker
 		default:
 			checkRow(in.checker, row, checkTime, msg.Time)
 			// What the message costs once decoded, beyond its bytes: a 64 KiB message of

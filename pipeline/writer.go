@@ -105,7 +105,7 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 	}
 	for _, tbl := range []string{tableEvents, tableQuarantine} {
 		m.RowsStored.WithLabelValues(tbl)
-		for _, c := range []ErrorClass{ClassRetryable, ClassData, ClassFatal} {
+		for _, c := range []errorClass{classRetryable, classData, classFatal} {
 			m.InsertErrors.WithLabelValues(tbl, string(c))
 			m.InsertRetries.WithLabelValues(tbl, string(c))
 		}
@@ -152,9 +152,9 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		if ctx.Err() != nil {
 			return fmt.Errorf("insert into %s.%s: %w", s.db, table, ctx.Err())
 		}
-		class := Classify(err)
+		class := classify(err)
 		s.m.InsertErrors.WithLabelValues(table, string(class)).Inc()
-		if class == ClassFatal {
+		if class == classFatal {
 			s.fatal.Store(&err)
 		}
 		// Whatever the error, some rows may have landed (a lost reply, a failing view):
@@ -183,7 +183,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 				return nil
 			}
 		}
-		if class == ClassData && table == tableEvents {
+		if class == classData && table == tableEvents {
 			if len(rows) == 1 {
 				r := rows[0]
 				s.log.Warn("ClickHouse refused an event; storing it in quarantine",
@@ -284,7 +284,7 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("check insert into %s.%s: %w", s.db, table, ctx.Err())
 		}
-		class := Classify(err)
+		class := classify(err)
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
 		wait := s.backoff(class, attempt)
 		if attempt%10 == 0 {
@@ -352,7 +352,7 @@ func (s *Sink) fatalError() error {
 }
 
 // insertQueryPrefix starts the query id of every insert attempt: the server's
-// system.processes then tells which inserts are still running (see Sink.Fence).
+// system.processes then tells which inserts are still running (see Sink.fence).
 const insertQueryPrefix = "faultline-insert-"
 
 func insertQueryID(id uint64) string { return insertQueryPrefix + strconv.FormatUint(id, 16) }
@@ -374,12 +374,12 @@ func (s *Sink) waitQueriesGone(ctx context.Context, where string, args ...any) e
 	}
 }
 
-// Fence returns once every insert attempt of any faultline ingester on this server that
+// fence returns once every insert attempt of any faultline ingester on this server that
 // began before since (a partition's assignment) has ended. A member that gave the partition
 // up, or was thrown out of the group while an attempt hung, could otherwise land rows after
 // the new owner read what is stored, and they would be stored twice. Inserts begun after
 // since cannot carry the partition's rows: its previous owner marked it abandoned first.
-func (s *Sink) Fence(ctx context.Context, since time.Time) error {
+func (s *Sink) fence(ctx context.Context, since time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	// elapsed is the server's own clock of each query; comparing durations needs no clock
