@@ -57,10 +57,15 @@ type Sink struct {
 // Every insert attempt and read-back gets cfg.InsertTimeout.
 // Its metrics are created on reg.
 func NewSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, reg prometheus.Registerer, log *slog.Logger) (*Sink, error) {
+	return newSink(ctx, conn, cfg, newWriterMetrics(reg), log)
+}
+
+// newSink is NewSink counting into m, which several sinks of one ingester may share.
+func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerMetrics, log *slog.Logger) (*Sink, error) {
 	if err := schema.ValidateDatabase(cfg.Database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: cfg.Database, log: log, m: newWriterMetrics(reg), retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
+	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
 		tableEvents:     insertStatement(cfg.Database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(cfg.Database, tableQuarantine, quarantineColumns),
 	}}
