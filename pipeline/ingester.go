@@ -26,9 +26,10 @@ type Ingester struct {
 	checker *event.Checker
 	sink    *Sink
 	conn    driver.Conn
-	client  *kafka.Client
+	admin   *admin // offsets, for the drain and the lag watcher
 	dialer  *kafka.Dialer
 	ledger  *ledger
+	lag     *lagWatcher
 	budget  *budget
 
 	items   chan item
@@ -74,11 +75,14 @@ func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Con
 	for _, t := range cfg.Kafka.Topics {
 		m.OffsetsReused.WithLabelValues(t)
 	}
+	a := &admin{client: kc.Client(10 * time.Second), group: cfg.Kafka.Group, topics: cfg.Kafka.Topics, brokers: cfg.Kafka.Brokers}
+	l := newLedger(m)
 	return &Ingester{
 		cfg: cfg, log: log, m: m, checker: checker, sink: sink, conn: conn,
-		client:  kc.Client(10 * time.Second),
+		admin:   a,
 		dialer:  kc.Dialer(),
-		ledger:  newLedger(m),
+		ledger:  l,
+		lag:     newLagWatcher(a, l, m, log),
 		flags:   event.AllFlags(),
 		budget:  newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes),
 		items:   make(chan item, 4096),
@@ -111,7 +115,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 
 	var drainDone chan error
 	if opts.Drain {
-		ends, err := in.endOffsets(ctx)
+		ends, err := in.admin.endOffsets(ctx)
 		if err != nil {
 			return Summary{}, err
 		}
@@ -124,7 +128,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 			}
 		}
 		drainDone = make(chan error, 1)
-		go func() { drainDone <- in.waitCaughtUp(runCtx, ends); stop() }()
+		go func() { drainDone <- in.admin.waitCaughtUp(runCtx, ends); stop() }()
 	}
 
 	// The batcher and sink outlive runCtx: on shutdown they still have to flush what the
@@ -135,7 +139,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	loops.Add(3)
 	go func() { defer loops.Done(); in.batchLoop(loopCtx) }()
 	go func() { defer loops.Done(); in.flushLoop(loopCtx) }()
-	go func() { defer loops.Done(); in.watchLoop(loopCtx) }()
+	go func() { defer loops.Done(); in.lag.run(loopCtx) }()
 
 	startOffset := kafka.FirstOffset
 	if in.cfg.Kafka.StartOffset == "latest" {
@@ -233,7 +237,7 @@ func (in *Ingester) Ready(ctx context.Context) error {
 	if err := in.sink.fatalError(); err != nil {
 		return fmt.Errorf("clickhouse refuses inserts until someone acts: %w", err)
 	}
-	if _, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {
+	if _, err := in.admin.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {
 		return fmt.Errorf("kafka at %v: %w", in.cfg.Kafka.Brokers, err)
 	}
 	return nil
