@@ -1,6 +1,9 @@
 package pipeline
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Config is what the pipeline uses of faultline's configuration (cmd/ingest builds it from
 // config.Config; the keys named are that file's). Every field must be set: the pipeline
@@ -53,4 +56,33 @@ type RetryConfig struct {
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	FatalBackoff   time.Duration // for fatal errors (missing table, permissions)
+}
+
+// check reports the first field that would make the pipeline misbehave (config.Load already
+// refuses such values by key; this guards other callers, such as tests).
+func (c Config) check() error {
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{
+		{"Kafka.Brokers", len(c.Kafka.Brokers) == 0},
+		{"Kafka.Topics", len(c.Kafka.Topics) == 0},
+		{"Kafka.Group", c.Kafka.Group == ""},
+		{"Kafka.RebalanceTimeout", c.Kafka.RebalanceTimeout <= 0},
+		{"Batch.MaxRows", c.Batch.MaxRows <= 0},
+		{"Batch.MaxBytes", c.Batch.MaxBytes <= 0},
+		{"Batch.MaxAge", c.Batch.MaxAge <= 0},
+		{"Batch.MaxInflightBytes", c.Batch.MaxInflightBytes <= 0},
+		{"Batch.Inserts", c.Batch.Inserts <= 0},
+		{"Writer.InsertTimeout", c.Writer.InsertTimeout <= 0},
+		{"Writer.Retry.InitialBackoff", c.Writer.Retry.InitialBackoff <= 0},
+		{"Writer.Retry.MaxBackoff", c.Writer.Retry.MaxBackoff < c.Writer.Retry.InitialBackoff},
+		{"Writer.Retry.FatalBackoff", c.Writer.Retry.FatalBackoff <= 0},
+		{"ShutdownTimeout", c.ShutdownTimeout <= 0},
+	} {
+		if f.bad {
+			return fmt.Errorf("pipeline: config field %s is unset or out of range", f.name)
+		}
+	}
+	return nil
 }

@@ -66,6 +66,9 @@ func (s Summary) EventsPerSecond() float64 {
 // New builds an ingester. conn must reach a database with the schema applied; every Kafka
 // connection (group, partition readers, offset and lag calls) is made through kc.
 func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, reg prometheus.Registerer, log *slog.Logger) (*Ingester, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	sink, err := newSink(context.Background(), conn, cfg.Writer, newWriterMetrics(reg), log)
 	if err != nil {
 		return nil, err
