@@ -14,13 +14,16 @@
 //	batch.go     the Batch (Append, then Commit or Rollback) and its column encoding
 //	writer.go    the table writer (Sink): events, then quarantine, each attempt under
 //	             batch.insert_timeout, read back once the server is done with it before any
-//	             retry, isolating rows the server or the client library refuses; fence
+//	             retry, isolating rows the server or the client library refuses; and the
+//	             fence a new owner of a partition waits on (inserts begun before it are over)
 //	retry.go     the error classes (retryable, data, fatal) and the backoff between attempts
 //	commit.go    up to batch.inserts batches stored at once; in seal order, each stored
 //	             batch's Kafka offsets are committed, the offset ledger advanced (ledger.go)
 //	             and its bytes returned to the budget
-//	lag.go       the lag watcher: lag gauges, and the ledger checked against Kafka's commits
-//	offsets.go   Kafka admin calls: end and start offsets, the group's committed offsets
+//	lag.go       the lag watcher (lagWatcher): lag gauges, and the ledger checked against
+//	             Kafka's commits
+//	offsets.go   Kafka admin calls (admin): end and start offsets, the group's committed
+//	             offsets, and the drain's wait for them
 //	ingester.go  New, Run (the consumer group and the stages' goroutines), Ready, Summary
 //	config.go    the pipeline's own Config (cmd/ingest builds it from config.Config)
 //	metrics.go   the ingester's metrics, built by newMetrics from the registry New is given
