@@ -205,7 +205,7 @@ func TestParseTime(t *testing.T) {
 func TestFilterWhereBindsEveryValue(t *testing.T) {
 	f := Filter{Env: "live'", Org: "o", Project: "p", Category: "c", Status: 429, ErrorType: "e"}
 	sql, args := f.where()
-	if strings.Count(sql, "?") != len(args) || len(args) != 6 || strings.ContainsAny(sql, "'") {
+	if strings.Count(sql, "?") != len(args) || len(args) != 7 || strings.ContainsAny(sql, "'") {
 		t.Errorf("where %q %v", sql, args)
 	}
 }

@@ -363,7 +363,7 @@ func (a *app) showCmd() *cobra.Command {
 						{"request", e.Method + " " + e.Path}, {"environment", e.Environment}, {"organization", orgLabel(e.OrganizationID)},
 						{"project", e.ProjectID}, {"member", e.MemberID}, {"client", e.Client}, {"region", e.Region},
 						{"latency_ms", optf(e.LatencyMS)}, {"flags", strings.Join(e.Flags, ", ")}, {"attributes", attrs(e.Attributes)},
-						{"catalog_version", e.CatalogVersion},
+						{"catalog_version", e.CatalogVersion}, {"stamped", stampedNote(e)},
 					})
 					a.catalogBlock(e.Catalog)
 				}
@@ -372,6 +372,15 @@ func (a *app) showCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// stampedNote says what the row was stamped with when the current catalog (shown below it)
+// now says otherwise; empty when they agree.
+func stampedNote(e query.Event) string {
+	if e.StampedCategory == e.Category && e.StampedActor == e.Actor {
+		return ""
+	}
+	return "category " + e.StampedCategory + ", actor " + e.StampedActor + " (at catalog_version; the catalog has changed since)"
 }
 
 func attrs(m map[string]string) string {
