@@ -65,8 +65,8 @@ func (p SpikeParams) validate() error {
 		return fmt.Errorf("spikes: window %s must be whole minutes, at least 1m", p.Window)
 	case p.Preceding < 0 || p.Preceding%time.Minute != 0:
 		return fmt.Errorf("spikes: baseline %s must be whole minutes", p.Preceding)
-	case p.Window+p.Preceding > 24*time.Hour:
-		return fmt.Errorf("spikes: window %s plus baseline %s exceed 24h and would overlap the previous day's window", p.Window, p.Preceding)
+	case p.Days > 0 && p.Window+p.Preceding > 24*time.Hour:
+		return fmt.Errorf("spikes: window %s plus baseline %s exceed 24h and would overlap the previous day's window (shorten them, or give --days 0)", p.Window, p.Preceding)
 	case p.Days < 0 || p.Days > 28:
 		return fmt.Errorf("spikes: days %d is not in 0..28", p.Days)
 	case p.Preceding == 0 && p.Days == 0:
