@@ -100,6 +100,7 @@ func TestCategoryFilterFollowsCatalog(t *testing.T) {
 				{"billing", map[string]uint64{outside: 2}},
 				{"members", map[string]uint64{stays: 4}},
 				{"unknown", map[string]uint64{}},
+				{"billing' OR 1=1 --", map[string]uint64{}}, // bound, never SQL text
 			} {
 				f := Filter{Since: now.Add(-4 * time.Hour), Until: now, Category: tc.category}
 				var total uint64
