@@ -159,9 +159,10 @@ func TestCategoryFilterFollowsCatalog(t *testing.T) {
 					}
 				}
 
-				// Spikes over the last 4h against the hour before: candidates are the types
-				// with at least one event in the window.
-				p := SpikeParams{Window: 4 * time.Hour, Preceding: 2 * time.Hour, Alpha: 0.5, MinCount: 1, MinRatio: 1}
+				// Spikes over the last 4h against the 2h before: candidates are the types
+				// with at least one event in the window, and with these bounds every one
+				// is a spike, shown with its current category (stamped outside the catalog).
+				p := SpikeParams{Window: 4 * time.Hour, Preceding: 2 * time.Hour, Alpha: 0.99, MinCount: 1, MinRatio: 1}
 				for _, org := range []string{"", "org-outside"} {
 					g := Filter{Until: now, Category: tc.category, Org: org}
 					sp, err := c.Spikes(ctx, g, p)
@@ -175,8 +176,13 @@ func TestCategoryFilterFollowsCatalog(t *testing.T) {
 							want = 1
 						}
 					}
-					if sp.FromRollup != (org == "") || sp.Candidates != want {
-						t.Errorf("spikes --category %s org %q: %d candidates (rollup %v), want %d", tc.category, org, sp.Candidates, sp.FromRollup, want)
+					if sp.FromRollup != (org == "") || sp.Candidates != want || len(sp.Spikes) != want {
+						t.Errorf("spikes --category %s org %q: %d candidates, %d spikes (rollup %v), want %d", tc.category, org, sp.Candidates, len(sp.Spikes), sp.FromRollup, want)
+					}
+					for _, s := range sp.Spikes {
+						if s.Category != tc.category {
+							t.Errorf("spikes --category %s shows %s as %q", tc.category, s.ErrorType, s.Category)
+						}
 					}
 				}
 
