@@ -151,8 +151,9 @@ func base(uid, title, desc string) *dashboard.DashboardBuilder {
 // (error_type, stamped category) and whatever else the panel groups by, so the join meets a
 // few rows per type, never one per minute.
 const (
-	// currentCatalog is the right side of the join (26.7 wants joined subqueries named): each type's newest entry (FINAL), with
-	// in_catalog = 1 to tell a match from the join's default values.
+	// currentCatalog is the right side of the join: each type's newest entry (FINAL), with
+	// in_catalog = 1 to tell a match from the join's default values. Named, as 26.7 wants
+	// joined subqueries to be.
 	currentCatalog = `(SELECT error_type, category AS catalog_category, toUInt8(1) AS in_catalog FROM ${database}.catalog FINAL) AS current_catalog`
 	// currentCategory picks the catalog's category when the type is in it.
 	currentCategory = `if(in_catalog = 1, catalog_category, stamped_category)`

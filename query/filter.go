@@ -68,8 +68,8 @@ func (f Filter) where() (string, []any) {
 // types outside it. A catalog change thus reaches rows stored before it. It is a semi-join
 // (IN on error_type) rather than a JOIN because it only filters: the primary key, which starts
 // with error_type, stays usable, and the same text works on events and events_per_minute,
-// which both carry error_type and the stamped category. FINAL with WHERE filters after the
-// merge (ClickHouse does not move WHERE to PREWHERE under FINAL), so an older entry of a type
+// which both carry error_type and the stamped category. Under FINAL the WHERE applies to
+// the merged rows (ClickHouse does not move it to PREWHERE there), so an older entry of a type
 // never matches; TestCategoryFilterFollowsCatalog checks it on both dialects.
 const categoryCond = ` AND (error_type IN (SELECT error_type FROM ${db}.catalog FINAL WHERE category = ?)
     OR category = ? AND error_type NOT IN (SELECT error_type FROM ${db}.catalog))`
