@@ -97,16 +97,17 @@ const (
 
 // timeOfDayExpr is the seasonal baseline: the same 5m on each previous day, one series per day
 // (label_replace gives each offset its own "day" label so `or` keeps them all), averaged by
-// avg, which skips days without the series, as `query spikes` skips unrecorded days.
+// avg, which skips days without the series, as `query spikes` skips unrecorded days. By
+// error_type only, as the recent baseline: see Generate.
 func timeOfDayExpr() string {
 	lines := []string{"# the same " + SpikeWindow + " on each of the " + strconv.Itoa(SpikeDays) + " previous days, averaged over the days that have data",
-		"avg by (error_type, category) ("}
+		"avg by (error_type) ("}
 	for d := 1; d <= SpikeDays; d++ {
 		or := "or "
 		if d == 1 {
 			or = ""
 		}
-		lines = append(lines, fmt.Sprintf(`  %slabel_replace(sum by (error_type, category) (rate(faultline_events_total[%s] offset %dd)), "day", "%d", "", "")`,
+		lines = append(lines, fmt.Sprintf(`  %slabel_replace(sum by (error_type) (rate(faultline_events_total[%s] offset %dd)), "day", "%d", "", "")`,
 			or, SpikeWindow, d, d))
 	}
 	return strings.Join(append(lines, ")"), "\n")
@@ -150,15 +151,23 @@ func Generate(c *catalog.Catalog) RuleFile {
 	rec := []Rule{
 		{Record: RecEventsRate5m, Expr: `sum by (error_type, category) (rate(faultline_events_total[` + SpikeWindow + `]))`},
 		// The hour before the current 5m window, so a spike does not raise its own baseline.
-		{Record: RecEventsRatePrevHour, Expr: `sum by (error_type, category) (rate(faultline_events_total[` + SpikeRecent + `] offset ` + SpikeWindow + `))`},
+		// The baselines are by error_type only: a catalog change that moves a type to
+		// another category starts new series (the ingesters restart with the new label),
+		// and a baseline kept by (error_type, category) would have no history for them, so
+		// a steady type would meet only the floor and fire. The category comes back from
+		// the current rate in RecEventsBaseline.
+		{Record: RecEventsRatePrevHour, Expr: `sum by (error_type) (rate(faultline_events_total[` + SpikeRecent + `] offset ` + SpikeWindow + `))`},
 		// What is usual for this time of day: daily seasonality.
 		{Record: RecEventsRateTimeOfDay, Expr: timeOfDayExpr()},
 		{Record: RecEventsBaseline, Expr: strings.Join([]string{
-			"# the larger of the previous hour and the usual rate at this time of day, whichever exists;",
+			"# the larger of the previous hour and the usual rate at this time of day, whichever exists,",
+			"# on every current series of the type (its category as now labelled);",
 			"# 0 for a type with no history yet (then only the floor applies)",
-			"(" + RecEventsRatePrevHour + " >= " + RecEventsRateTimeOfDay + ")",
-			"or " + RecEventsRateTimeOfDay,
-			"or " + RecEventsRatePrevHour,
+			RecEventsRate5m + " * 0 + on (error_type) group_left () (",
+			"  (" + RecEventsRatePrevHour + " >= " + RecEventsRateTimeOfDay + ")",
+			"  or " + RecEventsRateTimeOfDay,
+			"  or " + RecEventsRatePrevHour,
+			")",
 			"or " + RecEventsRate5m + " * 0",
 		}, "\n")},
 	}

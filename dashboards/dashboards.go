@@ -144,6 +144,26 @@ func base(uid, title, desc string) *dashboard.DashboardBuilder {
 			Tags([]string{"faultline"}).AsDropdown(true).KeepTime(true).IncludeVars(false))
 }
 
+// Category, as the ClickHouse panels show and filter it, is the current catalog's: the rows of
+// events and events_per_minute keep the category they were stamped with at insert, and the
+// panels join the catalog table's newest entry of each type onto them by error_type (the
+// stamped category stays for types outside the catalog). The rollup is first summed by
+// (error_type, stamped category) and whatever else the panel groups by, so the join meets a
+// few rows per type, never one per minute.
+const (
+	// currentCatalog is the right side of the join: each type's newest entry (FINAL), with
+	// in_catalog = 1 to tell a match from the join's default values. Named, as 26.7 wants
+	// joined subqueries to be.
+	currentCatalog = `(SELECT error_type, category AS catalog_category, toUInt8(1) AS in_catalog FROM ${database}.catalog FINAL) AS current_catalog`
+	// currentCategory picks the catalog's category when the type is in it.
+	currentCategory = `if(in_catalog = 1, catalog_category, stamped_category)`
+	// categoryValues is the multi-value $category variable as an array; category names hold
+	// no commas. See README: no variable reaches SQL other than percent-encoded and decoded.
+	categoryValues = `splitByChar(',', replaceRegexpAll(decodeURLComponent('${category:percentencode}'), '[{}]', ''))`
+	// categoryIn is the $category filter on a column or alias named category.
+	categoryIn = `has(` + categoryValues + `, category)`
+)
+
 // --- Overview ---
 
 func overview() *dashboard.DashboardBuilder {
@@ -167,18 +187,24 @@ func overview() *dashboard.DashboardBuilder {
 			promInstant("A", alerting.RecQuarantineRatio, "share"))).
 		WithPanel(statPanel(6, "Spiking types", "Error types above their spike threshold (max(factor x baseline, floor)) now.", "none", 4, 7,
 			promInstant("A", `count(`+alerting.RecEventsRate5m+` > `+alerting.RecSpikeThreshold+`) or vector(0)`, "types"))).
-		WithPanel(tablePanel(7, "Top error types", "Events in the time range from the per-minute rollup (ClickHouse).", 12, 10,
-			chTable(`SELECT error_type, category, sum(events) AS events
-FROM ${database}.events_per_minute
-WHERE $__timeFilter(minute) AND $__conditionalAll(has(splitByChar(',', replaceRegexpAll(decodeURLComponent('${category:percentencode}'), '[{}]', '')), category), $category)
+		WithPanel(tablePanel(7, "Top error types", "Events in the time range from the per-minute rollup (ClickHouse), with each type's category in the current catalog.", 12, 10,
+			chTable(`SELECT error_type, `+currentCategory+` AS category, sum(n) AS events
+FROM (
+    SELECT error_type, category AS stamped_category, sum(events) AS n
+    FROM ${database}.events_per_minute
+    WHERE $__timeFilter(minute)
+    GROUP BY error_type, stamped_category
+) AS rollup
+ANY LEFT JOIN `+currentCatalog+` USING error_type
+WHERE $__conditionalAll(`+categoryIn+`, $category)
 GROUP BY error_type, category
-ORDER BY events DESC
+ORDER BY events DESC, error_type
 LIMIT 20`))).
-		WithPanel(tablePanel(8, "Unknown error types", "Error types not in the catalog, first and last seen in the time range (ClickHouse).", 12, 10,
+		WithPanel(tablePanel(8, "Unknown error types", "Error types not in the catalog the ingester checked them with, nor in the current one, first and last seen in the time range (ClickHouse).", 12, 10,
 			chTable(`SELECT error_type, count() AS events, uniq(organization_id) AS organizations,
     min(event_time) AS first_seen, max(event_time) AS last_seen
 FROM ${database}.events
-WHERE $__timeFilter(event_time) AND known = 0
+WHERE $__timeFilter(event_time) AND known = 0 AND error_type NOT IN (SELECT error_type FROM ${database}.catalog)
 GROUP BY error_type
 ORDER BY events DESC
 LIMIT 50`))).
@@ -191,10 +217,17 @@ FROM ${database}.quarantine
 WHERE $__timeFilter(received_at)
 GROUP BY reason
 ORDER BY messages DESC`))).
-		WithPanel(series(11, "Events per interval by environment (ClickHouse)", "Stored events per time bucket from the per-minute rollup.", "short", 24, 8,
-			chSeries(`SELECT toDateTime(intDiv(toUInt32(minute), $__interval_s) * $__interval_s) AS time, environment, sum(events) AS events
-FROM ${database}.events_per_minute
-WHERE $__timeFilter(minute) AND $__conditionalAll(has(splitByChar(',', replaceRegexpAll(decodeURLComponent('${category:percentencode}'), '[{}]', '')), category), $category)
+		WithPanel(series(11, "Events per interval by environment (ClickHouse)", "Stored events per time bucket from the per-minute rollup; the category filter reads the current catalog.", "short", 24, 8,
+			chSeries(`SELECT time, environment, sum(n) AS events
+FROM (
+    SELECT toDateTime(intDiv(toUInt32(minute), $__interval_s) * $__interval_s) AS time, environment, error_type,
+        category AS stamped_category, sum(events) AS n
+    FROM ${database}.events_per_minute
+    WHERE $__timeFilter(minute)
+    GROUP BY time, environment, error_type, stamped_category
+) AS rollup
+ANY LEFT JOIN `+currentCatalog+` USING error_type
+WHERE $__conditionalAll(has(`+categoryValues+`, `+currentCategory+`), $category)
 GROUP BY time, environment
 ORDER BY time`)))
 }

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"time"
 
 	"github.com/faultline/faultline/catalog"
 )
@@ -61,6 +62,39 @@ LIMIT ?`, args: []any{uint64(maxCatalogEntries)}}
 			return err
 		}
 		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// stamped is what the ingester stored with a type's events: what is shown for types
+// outside the catalog.
+type stamped struct {
+	Category, Actor string
+	StatusCode      uint16
+}
+
+// stampedFor reads the stamped category, actor and status of the given types (outside the
+// catalog) from their events in [from, to). The primary key starts with error_type, so this
+// reads only their rows.
+func (c *Client) stampedFor(ctx context.Context, types []string, from, to time.Time) (map[string]stamped, error) {
+	out := make(map[string]stamped, len(types))
+	if len(types) == 0 {
+		return out, nil
+	}
+	rng, rargs := timeRange("event_time", from, to)
+	_, err := c.run(ctx, stmt{name: "types outside the catalog", sql: `SELECT error_type, any(category), any(actor), any(status_code)
+FROM ${db}.events
+WHERE has(?, error_type) AND ` + rng + `
+GROUP BY error_type`, args: append([]any{types}, rargs...)}, func(r Rows) error {
+		var (
+			t string
+			s stamped
+		)
+		if err := r.Scan(&t, &s.Category, &s.Actor, &s.StatusCode); err != nil {
+			return err
+		}
+		out[t] = s
 		return nil
 	})
 	return out, err

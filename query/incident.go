@@ -35,13 +35,40 @@ type Incident struct {
 	Envs     []EnvRow        `json:"environments"`
 	Trend    *TrendResult    `json:"trend"` // nil when the window has no events
 	Baseline time.Duration   `json:"-"`
+	// BaselineNote says how the baseline was fitted to a long window (see FitBaseline);
+	// empty when it is the one asked for.
+	BaselineNote string `json:"baseline_note,omitempty"`
+}
+
+// FitBaseline fits the baseline of p to a window of w, which Spikes requires to fit within a
+// day beside the recent baseline when the previous days' same window is used (else they
+// would overlap). Below 24h the recent baseline is cut to 24h - w, keeping the time-of-day
+// baseline, which is what a long window's daily shape needs; from 24h on the previous days'
+// window would overlap this one, so only the recent baseline is used, at least as long as
+// the window. The note says what changed, empty when nothing did.
+func FitBaseline(p SpikeParams, w time.Duration) (SpikeParams, string) {
+	const day = 24 * time.Hour
+	p.Window = w
+	switch {
+	case p.Days == 0 || w+p.Preceding <= day:
+		return p, ""
+	case w < day:
+		was := p.Preceding
+		p.Preceding = day - w
+		return p, fmt.Sprintf("the recent baseline is cut from %s to %s so that it and the %s window fit in a day beside the previous days' same window", was, p.Preceding, w)
+	default:
+		p.Days = 0
+		p.Preceding = max(p.Preceding, w)
+		return p, fmt.Sprintf("a %s window overlaps the previous days' same window: judged against the %s before it only, with no time-of-day baseline", w, p.Preceding)
+	}
 }
 
 // maxIncidentTypes is how many spiking types the incident's trend draws.
 const maxIncidentTypes = 5
 
 // Incident judges the window [f.Since, f.Until) for spikes with p (its Window set to the
-// window, which must be whole minutes) and summarizes it.
+// window, which must be whole minutes, and its baseline fitted by FitBaseline) and
+// summarizes it.
 func (c *Client) Incident(ctx context.Context, f Filter, p SpikeParams, orgs int) (*Incident, error) {
 	if !f.Until.After(f.Since) {
 		return nil, fmt.Errorf("incident: until %s is not after since %s", f.Until, f.Since)
@@ -50,13 +77,13 @@ func (c *Client) Incident(ctx context.Context, f Filter, p SpikeParams, orgs int
 	if !f.Until.After(f.Since) {
 		return nil, fmt.Errorf("incident: the window cut to whole minutes is empty: give at least --since 1m")
 	}
-	p.Window = f.Until.Sub(f.Since)
+	p, note := FitBaseline(p, f.Until.Sub(f.Since))
 	sres, err := c.Spikes(ctx, f, p)
 	if err != nil {
 		return nil, fmt.Errorf("incident: %w", err)
 	}
 	inc := &Incident{Since: f.Since, Until: f.Until, Judged: sres, Spikes: []IncidentSpike{}, Scope: []string{}, Orgs: []OrgRow{}, Envs: []EnvRow{},
-		Baseline: sres.RecordedBaseline}
+		Baseline: sres.RecordedBaseline, BaselineNote: note}
 	scoped := f
 	for _, sp := range sres.Spikes {
 		inc.Scope = append(inc.Scope, sp.ErrorType)

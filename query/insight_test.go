@@ -144,6 +144,22 @@ func testIncident(t *testing.T, ctx context.Context, fx *fixture, c *Client) {
 	if err != nil || len(hostile.Spikes) != 0 || hostile.Total != 0 || len(hostile.Orgs) != 0 || hostile.Trend != nil {
 		t.Errorf("hostile org: %+v %v", hostile, err)
 	}
+	// Windows past 18h (the default 6h baseline would not fit in a day beside them) and past
+	// a day: the baseline is fitted and said, the planted spike still counts in the window.
+	for _, tc := range []struct {
+		since     time.Duration
+		preceding time.Duration
+		days      int
+	}{{20 * time.Hour, 4 * time.Hour, 7}, {30 * time.Hour, 30 * time.Hour, 0}} {
+		long, err := c.Incident(ctx, Filter{Since: fixtureNow.Add(-tc.since), Until: fixtureNow}, DefaultSpikeParams(), 5)
+		if err != nil {
+			t.Fatalf("incident --since %s: %v", tc.since, err)
+		}
+		if p := long.Judged.Params; p.Window != tc.since || p.Preceding != tc.preceding || p.Days != tc.days || long.BaselineNote == "" ||
+			long.Baseline == 0 || long.Total == 0 {
+			t.Errorf("incident --since %s: params %+v, note %q, baseline %s, total %d", tc.since, p, long.BaselineNote, long.Baseline, long.Total)
+		}
+	}
 	// A quiet hour a day ago: no spike, so the summary covers every type.
 	quiet, err := c.Incident(ctx, Filter{Since: fixtureNow.Add(-25 * time.Hour), Until: fixtureNow.Add(-24 * time.Hour)}, DefaultSpikeParams(), 5)
 	if err != nil {

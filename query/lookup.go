@@ -6,33 +6,38 @@ import (
 	"time"
 )
 
-// Event is one stored event.
+// Event is one stored event. Category and Actor are the current catalog's for a type in it,
+// else what was stamped; StampedCategory and StampedActor are what the ingester stored with
+// the row, checked against catalog CatalogVersion.
 type Event struct {
-	EventTime      time.Time         `json:"event_time"`
-	StatusCode     uint16            `json:"status_code"`
-	ErrorType      string            `json:"error_type"`
-	RequestID      string            `json:"request_id"`
-	ErrorMessage   string            `json:"error_message"`
-	ErrorURL       string            `json:"error_url"`
-	Environment    string            `json:"environment"`
-	Category       string            `json:"category"`
-	Actor          string            `json:"actor"`
-	Known          bool              `json:"known"`
-	Flags          []string          `json:"flags"`
-	Method         string            `json:"method"`
-	Path           string            `json:"path"`
-	ProjectID      string            `json:"project_id"`
-	OrganizationID string            `json:"organization_id"`
-	MemberID       string            `json:"member_id"`
-	Client         string            `json:"client"`
-	Region         string            `json:"region"`
-	LatencyMS      *float64          `json:"latency_ms"`
-	Attributes     map[string]string `json:"attributes"`
-	CatalogVersion string            `json:"catalog_version"`
-	Catalog        *CatalogEntry     `json:"catalog"` // null when the type is not in the catalog
+	EventTime       time.Time         `json:"event_time"`
+	StatusCode      uint16            `json:"status_code"`
+	ErrorType       string            `json:"error_type"`
+	RequestID       string            `json:"request_id"`
+	ErrorMessage    string            `json:"error_message"`
+	ErrorURL        string            `json:"error_url"`
+	Environment     string            `json:"environment"`
+	Category        string            `json:"category"`
+	Actor           string            `json:"actor"`
+	StampedCategory string            `json:"stamped_category"`
+	StampedActor    string            `json:"stamped_actor"`
+	Known           bool              `json:"known"` // in the catalog the row was checked with
+	Flags           []string          `json:"flags"`
+	Method          string            `json:"method"`
+	Path            string            `json:"path"`
+	ProjectID       string            `json:"project_id"`
+	OrganizationID  string            `json:"organization_id"`
+	MemberID        string            `json:"member_id"`
+	Client          string            `json:"client"`
+	Region          string            `json:"region"`
+	LatencyMS       *float64          `json:"latency_ms"`
+	Attributes      map[string]string `json:"attributes"`
+	CatalogVersion  string            `json:"catalog_version"`
+	Catalog         *CatalogEntry     `json:"catalog"` // null when the type is not in the catalog
 }
 
-// Show returns the stored events of a request, oldest first, each with its catalog entry.
+// Show returns the stored events of a request, oldest first, each with its current catalog
+// entry (category and actor from it; the stamped ones kept beside).
 // A zero f.Since/f.Until searches all stored time.
 func (c *Client) Show(ctx context.Context, requestID string, f Filter) ([]Event, bool, error) {
 	if requestID == "" {
@@ -66,6 +71,7 @@ WHERE request_id = ?`
 			&e.MemberID, &e.Client, &e.Region, &e.LatencyMS, &keys, &vals, &e.CatalogVersion); err != nil {
 			return err
 		}
+		e.StampedCategory, e.StampedActor = e.Category, e.Actor
 		e.EventTime = e.EventTime.UTC().Add(time.Duration(ms) * time.Millisecond)
 		e.Known = known == 1
 		e.Attributes = make(map[string]string, len(keys))
@@ -99,6 +105,7 @@ WHERE request_id = ?`
 	for i := range out {
 		if e, ok := cat[out[i].ErrorType]; ok {
 			out[i].Catalog = &e
+			out[i].Category, out[i].Actor = e.Category, e.Actor
 		}
 	}
 	return out, truncated, nil

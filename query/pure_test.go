@@ -143,6 +143,42 @@ func TestSpikeParamsValidate(t *testing.T) {
 			t.Errorf("%+v accepted", p)
 		}
 	}
+	// Without previous days nothing can overlap: any window with a recent baseline.
+	long := ok
+	long.Window, long.Preceding, long.Days = 48*time.Hour, 48*time.Hour, 0
+	if err := long.validate(); err != nil {
+		t.Errorf("48h window, 48h baseline, no days: %v", err)
+	}
+}
+
+func TestFitBaseline(t *testing.T) {
+	def := DefaultSpikeParams() // 6h baseline, 7 days
+	noDays := def
+	noDays.Days = 0
+	for _, c := range []struct {
+		p         SpikeParams
+		w         time.Duration
+		preceding time.Duration
+		days      int
+		noted     bool
+	}{
+		{def, 30 * time.Minute, 6 * time.Hour, 7, false},
+		{def, 18 * time.Hour, 6 * time.Hour, 7, false},
+		{def, 19 * time.Hour, 5 * time.Hour, 7, true},
+		{def, 23*time.Hour + 59*time.Minute, time.Minute, 7, true},
+		{def, 24 * time.Hour, 24 * time.Hour, 0, true},
+		{def, 72 * time.Hour, 72 * time.Hour, 0, true},
+		{noDays, 30 * time.Hour, 6 * time.Hour, 0, false},
+	} {
+		got, note := FitBaseline(c.p, c.w)
+		if got.Window != c.w || got.Preceding != c.preceding || got.Days != c.days || (note != "") != c.noted {
+			t.Errorf("FitBaseline(%s baseline, %d days; window %s) = %s baseline, %d days, note %q; want %s, %d, noted %v",
+				c.p.Preceding, c.p.Days, c.w, got.Preceding, got.Days, note, c.preceding, c.days, c.noted)
+		}
+		if err := got.validate(); err != nil {
+			t.Errorf("window %s: fitted params rejected: %v", c.w, err)
+		}
+	}
 }
 
 func TestBucketFor(t *testing.T) {
@@ -205,7 +241,7 @@ func TestParseTime(t *testing.T) {
 func TestFilterWhereBindsEveryValue(t *testing.T) {
 	f := Filter{Env: "live'", Org: "o", Project: "p", Category: "c", Status: 429, ErrorType: "e"}
 	sql, args := f.where()
-	if strings.Count(sql, "?") != len(args) || len(args) != 6 || strings.ContainsAny(sql, "'") {
+	if strings.Count(sql, "?") != len(args) || len(args) != 7 || strings.ContainsAny(sql, "'") {
 		t.Errorf("where %q %v", sql, args)
 	}
 }

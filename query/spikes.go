@@ -65,8 +65,8 @@ func (p SpikeParams) validate() error {
 		return fmt.Errorf("spikes: window %s must be whole minutes, at least 1m", p.Window)
 	case p.Preceding < 0 || p.Preceding%time.Minute != 0:
 		return fmt.Errorf("spikes: baseline %s must be whole minutes", p.Preceding)
-	case p.Window+p.Preceding > 24*time.Hour:
-		return fmt.Errorf("spikes: window %s plus baseline %s exceed 24h and would overlap the previous day's window", p.Window, p.Preceding)
+	case p.Days > 0 && p.Window+p.Preceding > 24*time.Hour:
+		return fmt.Errorf("spikes: window %s plus baseline %s exceed 24h and would overlap the previous day's window (shorten them, or give --days 0)", p.Window, p.Preceding)
 	case p.Days < 0 || p.Days > 28:
 		return fmt.Errorf("spikes: days %d is not in 0..28", p.Days)
 	case p.Preceding == 0 && p.Days == 0:
@@ -97,7 +97,7 @@ type Spike struct {
 	TimeOfDayCount   uint64  `json:"time_of_day_count"` // events in the same window on recorded days
 	BaselineCount    uint64  `json:"baseline_count"`    // both together
 	BaselineHours    float64 `json:"baseline_hours"`
-	Category         string  `json:"category"`
+	Category         string  `json:"category"` // the current catalog's; stamped for types outside it
 	Actor            string  `json:"actor"`
 	Remediation      string  `json:"remediation"`
 	DocsURL          string  `json:"docs_url"`
@@ -263,10 +263,22 @@ func (c *Client) Spikes(ctx context.Context, f Filter, p SpikeParams) (*SpikesRe
 	if err != nil {
 		return nil, err
 	}
+	var unknown []string
+	for _, sp := range res.Spikes {
+		if _, ok := cat[sp.ErrorType]; !ok {
+			unknown = append(unknown, sp.ErrorType)
+		}
+	}
+	fromEvents, err := c.stampedFor(ctx, unknown, res.WindowStart, res.WindowEnd)
+	if err != nil {
+		return nil, err
+	}
 	for i := range res.Spikes {
-		if e, ok := cat[res.Spikes[i].ErrorType]; ok {
-			sp := &res.Spikes[i]
+		sp := &res.Spikes[i]
+		if e, ok := cat[sp.ErrorType]; ok {
 			sp.Category, sp.Actor, sp.Remediation, sp.DocsURL = e.Category, e.Actor, e.Remediation, e.DocsURL
+		} else if ev, ok := fromEvents[sp.ErrorType]; ok {
+			sp.Category, sp.Actor = ev.Category, ev.Actor
 		}
 	}
 	return res, nil

@@ -101,25 +101,9 @@ ORDER BY cur DESC, error_type`, args: args})
 			unknown = append(unknown, r.ErrorType)
 		}
 	}
-	// Types outside the catalog: what the ingester stored with them. The primary key starts
-	// with error_type, so this reads only their rows.
-	fromEvents := map[string]TopRow{}
-	if len(unknown) > 0 {
-		rng, rargs := timeRange("event_time", f.Since, f.Until)
-		_, err := c.run(ctx, stmt{name: "top: types outside the catalog", sql: `SELECT error_type, any(category), any(actor), any(status_code)
-FROM ${db}.events
-WHERE has(?, error_type) AND ` + rng + `
-GROUP BY error_type`, args: append([]any{unknown}, rargs...)}, func(r Rows) error {
-			var row TopRow
-			if err := r.Scan(&row.ErrorType, &row.Category, &row.Actor, &row.StatusCode); err != nil {
-				return err
-			}
-			fromEvents[row.ErrorType] = row
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+	fromEvents, err := c.stampedFor(ctx, unknown, f.Since, f.Until)
+	if err != nil {
+		return nil, err
 	}
 	for i := range res.Rows {
 		r := &res.Rows[i]

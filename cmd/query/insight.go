@@ -108,7 +108,9 @@ func (a *app) incidentCmd() *cobra.Command {
 		Annotations: map[string]string{formatMarkdown: "yes"},
 		Long: `incident summarizes the window --since (default 30m) up to --until (default now), cut
 to whole minutes: the spikes in it, judged as by spikes with the window as its --window
-(see spikes --help for the method), each with its remediation, actor, first and last event
+(see spikes --help for the method; a window over 24h - --baseline gets a shorter recent
+baseline, one of 24h or more the preceding period of its own length and no time-of-day
+baseline, and the summary says so), each with its remediation, actor, first and last event
 and docs; then, for the spiking types (or all types when nothing spikes), the organizations
 and environments most affected and the trend per minute-or-larger bucket; then the Grafana
 dashboard links (--grafana-url) and the runbook (--runbook-url). --format markdown gives the
@@ -170,6 +172,9 @@ func (a *app) incidentView(inc *query.Incident, grafana, runbook string) inciden
 		v.scope = fmt.Sprintf("No spikes (judged against %s of baseline); below: all %d events of the window.", inc.Baseline, inc.Total)
 	} else {
 		v.scope = fmt.Sprintf("%d spike(s) (judged against %s of baseline); below: their %d events.", len(inc.Spikes), inc.Baseline, inc.Total)
+	}
+	if inc.BaselineNote != "" {
+		v.scope += " Baseline: " + inc.BaselineNote + "."
 	}
 	base := strings.TrimRight(grafana, "/")
 	v.links = append(v.links, [2]string{"Overview dashboard", base + "/d/faultline-overview/faultline-overview"})

@@ -211,6 +211,14 @@ func TestCLI(t *testing.T) {
 		!strings.Contains(out, "(<https://wiki.example.test/oncall>)") {
 		t.Errorf("incident markdown: %d\n%s", code, out)
 	}
+	// Past 18h the default 6h baseline does not fit in a day beside the window: it is fitted
+	// and the summary says how.
+	for _, c := range []struct{ since, want string }{{"20h", "cut from 6h0m0s to 4h0m0s"}, {"2d", "judged against the 48h0m0s before it only"}} {
+		out, stderr, code := runCLI(t, "incident", "--since", c.since)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("incident --since %s: exit %d, stderr %q, out:\n%s", c.since, code, stderr, out)
+		}
+	}
 	var inc map[string]any
 	out, _, code = runCLI(t, append([]string{"incident", "--format", "json"}, win...)...)
 	if code != 0 || json.Unmarshal([]byte(out), &inc) != nil || inc["total"] != 37.0 || inc["trend"] == nil {

@@ -234,3 +234,14 @@ func downsample(counts []uint64, width int) ([]uint64, int) {
 	}
 	return out, k
 }
+
+func u(v uint64) string   { return strconv.FormatUint(v, 10) }
+func fl(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+func f2(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+func bs(v bool) string    { return strconv.FormatBool(v) }
+func optf(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return fl(*v)
+}
