@@ -139,11 +139,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The in-flight bytes are the bulk of the heap; a soft limit a few times that makes the
-		// garbage collector keep RSS near what the config promises instead of twice the peak.
-		debug.SetMemoryLimit(memoryLimit(cfg))
-	}
+	setMemoryLimit(cfg.Ingest, log)
 
 	cat, err := schema.LoadCatalog(cfg.Catalog.Path, cfg.Catalog.Overrides)
 	if err != nil {
@@ -240,10 +236,18 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	return nil
 }
 
-// memoryLimit is the Go heap's soft limit: the in-flight budget, the column copies of the
-// batches being inserted, the partition readers' fetch buffers, and room for the rest.
-func memoryLimit(cfg *config.Config) int64 {
-	return int64(2*cfg.Batch.MaxInflightBytes + cfg.Batch.Inserts*cfg.Batch.MaxBytes + 64<<20)
+// setMemoryLimit gives the Go runtime ingest.memory_limit as its soft limit: the in-flight
+// bytes are the bulk of the heap, and without a limit the garbage collector lets the heap grow
+// to twice what is live before it collects. GOMEMLIMIT, read by the runtime itself, wins.
+func setMemoryLimit(c config.Ingest, log *slog.Logger) {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		log.Info("memory limit from GOMEMLIMIT; ingest.memory_limit not applied", "GOMEMLIMIT", v)
+		return
+	}
+	if c.MemoryLimit > 0 {
+		debug.SetMemoryLimit(c.MemoryLimit)
+		log.Debug("memory limit", "bytes", c.MemoryLimit)
+	}
 }
 
 func catalogTypes(cat *catalog.Catalog) []metrics.CatalogType {
