@@ -46,8 +46,9 @@ func main() {
 
 func newRoot() *cobra.Command {
 	var (
-		cfgPath string
-		drain   bool
+		cfgPath    string
+		drain      bool
+		cpuProfile string
 	)
 	root := &cobra.Command{
 		Use:           "ingest",
@@ -55,17 +56,22 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
+			return withCPUProfile(cpuProfile, func() error {
+				return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
+			})
 		},
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default: config.yaml if present)")
+	root.PersistentFlags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	root.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
 
 	runCmd := &cobra.Command{
 		Use:   "run",
 		Short: "Consume until SIGTERM/SIGINT (or, with --drain, until caught up)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
+			return withCPUProfile(cpuProfile, func() error {
+				return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
+			})
 		},
 	}
 	runCmd.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
@@ -98,7 +104,7 @@ func newRoot() *cobra.Command {
 			return nil
 		},
 	}
-	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath), requeueCmd(&cfgPath), replayCmd(&cfgPath))
+	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath), requeueCmd(&cfgPath), replayCmd(&cfgPath, &cpuProfile))
 	buildinfo.Cobra(root)
 	return root
 }
@@ -219,8 +225,16 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	}
 	stopProgress := func() {}
 	if drain {
+		sample := replaySample(reg, total)
+		if rp == nil {
+			g, err := newGroupDrain(ctx, kc.Client(10*time.Second), cfg.Kafka)
+			if err != nil {
+				return err
+			}
+			sample = g.sample
+		}
 		f, isFile := errOut.(*os.File)
-		stopProgress = drainProgress(ctx, errOut, isFile && progress.IsTerminal(f), reg, what, total)
+		stopProgress = drainProgress(ctx, errOut, isFile && progress.IsTerminal(f), what, sample)
 	}
 	sum, err := in.Run(ctx, opts)
 	stopProgress()
