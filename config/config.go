@@ -126,7 +126,28 @@ type Alerts struct {
 type Ingest struct {
 	ShutdownTimeout time.Duration
 	MigrateOnStart  bool
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (runtime/debug.SetMemoryLimit),
+	// key ingest.memory_limit: "auto" (the default) derives it from the batch bounds with
+	// AutoMemoryLimit, 0 sets none. The environment variable GOMEMLIMIT, when set, wins.
+	MemoryLimit int64
 }
+
+// AutoMemoryLimit is ingest.memory_limit's "auto": room for what the batch bounds let the
+// ingester hold (the in-flight bytes once as fetched messages and once more as decoded rows
+// and their column copies, every batch being inserted), plus a fixed share for the rest
+// (clients and their buffers, the catalog, metrics, stacks). With the defaults it is
+// 2 x 24 + 16 + 40 = 104 MiB: RSS adds the mapped binary and pages not yet returned to the
+// OS, about 15-25 MiB, which keeps the process under 128 MiB.
+func AutoMemoryLimit(b Batch) int64 {
+	return int64(2*b.MaxInflightBytes + b.Inserts*b.MaxBytes + autoMemoryBase)
+}
+
+// autoMemoryBase is AutoMemoryLimit's share for everything the batch bounds do not cover.
+const autoMemoryBase = 40 << 20
+
+// minMemoryLimit is the smallest explicit ingest.memory_limit: below it the garbage collector
+// would run without pause just to hold the runtime and clients.
+const minMemoryLimit = 32 << 20
 
 // Retention is how long each table keeps rows (whole days; 0 keeps them forever) and how
 // often the ingester enforces it (0: never; `ingest retention` does it on demand).
@@ -193,9 +214,9 @@ func Defaults() map[string]any {
 		"clickhouse.tls.insecure_skip_verify": false,
 
 		"batch.max_rows":           50000,
-		"batch.max_bytes":          "32MiB",
+		"batch.max_bytes":          "16MiB",
 		"batch.max_age":            "1s",
-		"batch.max_inflight_bytes": "64MiB",
+		"batch.max_inflight_bytes": "24MiB",
 		"batch.inserts":            1,
 		"batch.insert_timeout":     "10s",
 
@@ -221,6 +242,7 @@ func Defaults() map[string]any {
 
 		"ingest.shutdown_timeout": "30s",
 		"ingest.migrate_on_start": true,
+		"ingest.memory_limit":     "auto",
 
 		"retention.events":     "30d",
 		"retention.quarantine": "7d",
@@ -401,6 +423,29 @@ func (r *reader) bytes(key string, min int) int {
 	return n
 }
 
+// memoryLimit reads ingest.memory_limit: "auto", 0 (none) or a size of at least
+// minMemoryLimit and at least batch.max_inflight_bytes (a soft limit under the bytes the
+// ingester is allowed to hold only makes the garbage collector run without pause).
+func (r *reader) memoryLimit(key string, b Batch) int64 {
+	raw := r.v.Get(key)
+	if s, ok := raw.(string); ok && strings.EqualFold(strings.TrimSpace(s), "auto") {
+		return AutoMemoryLimit(b)
+	}
+	n, err := ParseBytes(raw)
+	if err != nil {
+		r.fail(key, "want auto, 0 (no limit) or a size such as 100MiB: %v", err)
+		return 0
+	}
+	switch {
+	case n == 0:
+	case n < minMemoryLimit: // negative sizes too
+		r.fail(key, "must be auto, 0 (no limit) or at least %d bytes, got %d", minMemoryLimit, n)
+	case n < b.MaxInflightBytes:
+		r.fail(key, "must be at least batch.max_inflight_bytes (%d), got %d", b.MaxInflightBytes, n)
+	}
+	return int64(n)
+}
+
 func (r *reader) oneOf(key string, allowed ...string) string {
 	s := strings.ToLower(r.str(key))
 	for _, a := range allowed {
@@ -524,6 +569,7 @@ func fromViper(v *viper.Viper) (*Config, error) {
 	c.Ingest = Ingest{
 		ShutdownTimeout: r.duration("ingest.shutdown_timeout", time.Second),
 		MigrateOnStart:  r.boolean("ingest.migrate_on_start"),
+		MemoryLimit:     r.memoryLimit("ingest.memory_limit", c.Batch),
 	}
 	c.Retention = Retention{
 		Events:     r.days("retention.events"),

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -67,9 +68,40 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Kafka.StartOffset != "earliest" || c.Batch.MaxRows != 50000 || c.Batch.MaxBytes != 32<<20 ||
+	if c.Kafka.StartOffset != "earliest" || c.Batch.MaxRows != 50000 || c.Batch.MaxBytes != 16<<20 || c.Batch.MaxInflightBytes != 24<<20 ||
 		c.Checks.MaxMessageBytes != 64<<10 || c.ClickHouse.Database != "faultline" || c.Batch.MaxAge != time.Second {
 		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+// ingest.memory_limit: auto follows the batch bounds, a size is taken as it is, 0 is none.
+func TestMemoryLimit(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want int64
+	}{
+		{nil, 104 << 20}, // the defaults: 2 x 24 + 16 + 40 MiB, for an RSS under 128 MiB
+		{map[string]string{"FAULTLINE_INGEST_MEMORY_LIMIT": "AUTO", "FAULTLINE_BATCH_MAX_INFLIGHT_BYTES": "64MiB",
+			"FAULTLINE_BATCH_MAX_BYTES": "32MiB", "FAULTLINE_BATCH_INSERTS": "2"}, (2*64 + 2*32 + 40) << 20},
+		{map[string]string{"FAULTLINE_INGEST_MEMORY_LIMIT": "256MiB"}, 256 << 20},
+		{map[string]string{"FAULTLINE_INGEST_MEMORY_LIMIT": "0"}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.env), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			c, err := Load("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Ingest.MemoryLimit != tc.want {
+				t.Errorf("ingest.memory_limit = %d, want %d", c.Ingest.MemoryLimit, tc.want)
+			}
+			if tc.env == nil && c.Ingest.MemoryLimit != AutoMemoryLimit(c.Batch) {
+				t.Errorf("default ingest.memory_limit %d is not auto's %d", c.Ingest.MemoryLimit, AutoMemoryLimit(c.Batch))
+			}
+		})
 	}
 }
 
@@ -148,10 +180,17 @@ func TestBadValuesNameTheirKey(t *testing.T) {
 		{"FAULTLINE_BATCH_INSERT_TIMEOUT", "15s", "batch.insert_timeout"}, // half the rebalance timeout
 		{"FAULTLINE_BATCH_INSERT_TIMEOUT", "1ms", "batch.insert_timeout"},
 		{"FAULTLINE_METRICS_PPROF", "maybe", "metrics.pprof"},
+		{"FAULTLINE_INGEST_MEMORY_LIMIT", "lots", "ingest.memory_limit"},
+		{"FAULTLINE_INGEST_MEMORY_LIMIT", "1MiB", "ingest.memory_limit"},
+		{"FAULTLINE_INGEST_MEMORY_LIMIT", "-64MiB", "ingest.memory_limit"},
+		{"FAULTLINE_INGEST_MEMORY_LIMIT", "40MiB", "ingest.memory_limit"}, // under max_inflight_bytes (set below)
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			t.Setenv(tc.env, tc.value)
+			if tc.env == "FAULTLINE_INGEST_MEMORY_LIMIT" {
+				t.Setenv("FAULTLINE_BATCH_MAX_INFLIGHT_BYTES", "48MiB")
+			}
 			_, err := Load("")
 			if err == nil {
 				t.Fatal("want an error")

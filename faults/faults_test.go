@@ -72,26 +72,18 @@ func TestIngesterSIGKILLedRepeatedly(t *testing.T) {
 func TestClickHouseOutage(t *testing.T) {
 	r := newRig(t, rigOptions{ownClickHouse: true})
 	_, seed := newRand(t)
-	const (
-		inflightLimit = 8 << 20
-		outage        = 32 * time.Second
-		// With these settings cmd/ingest gives the Go runtime a soft memory limit of
-		// 2 x max_inflight_bytes + inserts x max_bytes + 64 MiB = 16 + 8 + 64 = 88 MiB (heap,
-		// stacks and runtime metadata: the 8 MiB of rows in flight, their decoded events and
-		// the column copies of the batches being inserted, six 1 MiB fetch buffers, the
-		// clients, catalog and metrics). RSS adds what the runtime does not count: the mapped
-		// executable (about 20 MB of its text and data get touched) and freed pages not yet
-		// returned to the OS. Measured here: 40-90 MiB before and during the outage, flat.
-		// The bound, 88 MiB + 40 MiB, keeps the promise checkable while an ingester that kept
-		// reading the backlog (100k messages, about 1 KiB each in memory) would cross it.
-		softLimit = 2*inflightLimit + 2*(4<<20) + 64<<20
-		rssLimit  = softLimit + 40<<20
-	)
+	const outage = 32 * time.Second
+	// The defaults, as issue 10 asks: batch.max_inflight_bytes 24 MiB, batch.max_bytes 16 MiB,
+	// one insert at a time, and ingest.memory_limit auto (104 MiB of Go runtime memory). RSS
+	// adds what the runtime does not count: the mapped executable (about 20 MB of its text and
+	// data get touched) and freed pages not yet returned to the OS.
+	// The rig's small, young batches are put back to the defaults too, so that what stops the
+	// reading is the in-flight bound, not 5,000-row batches waiting for the insert.
+	def := defaults(t)
+	inflightLimit := float64(def.Batch.MaxInflightBytes)
 	env := map[string]string{
-		"FAULTLINE_BATCH_MAX_INFLIGHT_BYTES": "8MiB",
-		"FAULTLINE_BATCH_MAX_BYTES":          "4MiB", // config: at most the in-flight bound
-		"FAULTLINE_BATCH_INSERTS":            "2",
-		"FAULTLINE_KAFKA_MAX_FETCH_BYTES":    "1MiB",
+		"FAULTLINE_BATCH_MAX_ROWS": strconv.Itoa(def.Batch.MaxRows),
+		"FAULTLINE_BATCH_MAX_AGE":  def.Batch.MaxAge.String(),
 	}
 	r.produce(seed, 30000)
 	ing := r.startAndWait(env)
@@ -108,6 +100,9 @@ func TestClickHouseOutage(t *testing.T) {
 		}
 		baseRSS = max(baseRSS, rss)
 		time.Sleep(200 * time.Millisecond)
+	}
+	if baseRSS > rssBound {
+		t.Fatalf("RSS %s > bound %s while catching up before the outage", mib(float64(baseRSS)), mib(rssBound))
 	}
 
 	r.chSrv.Stop()
@@ -132,13 +127,13 @@ func TestClickHouseOutage(t *testing.T) {
 		inflight := m.sum("faultline_inflight_bytes")
 		limit = m.sum("faultline_inflight_bytes_limit")
 		if limit != inflightLimit {
-			t.Fatalf("faultline_inflight_bytes_limit = %v, want %d", limit, inflightLimit)
+			t.Fatalf("faultline_inflight_bytes_limit = %v, want %v", limit, inflightLimit)
 		}
 		if inflight > limit {
 			t.Fatalf("%s after outage start: faultline_inflight_bytes %v > limit %v", time.Since(down).Round(time.Millisecond), inflight, limit)
 		}
-		if rss > rssLimit {
-			t.Fatalf("%s after outage start: RSS %s > bound %s", time.Since(down).Round(time.Millisecond), mib(float64(rss)), mib(rssLimit))
+		if rss > rssBound {
+			t.Fatalf("%s after outage start: RSS %s > bound %s", time.Since(down).Round(time.Millisecond), mib(float64(rss)), mib(rssBound))
 		}
 		maxInflight = max(maxInflight, inflight)
 		maxRSS = max(maxRSS, rss)
@@ -181,7 +176,7 @@ func TestClickHouseOutage(t *testing.T) {
 	v := r.verify()
 	t.Logf("RESULT clickhouse outage: %d messages (%d events, %d quarantined); ClickHouse down %s while producing %.0f/s; %d scrapes during the outage: max faultline_inflight_bytes %s of limit %s, max RSS %s (before the outage %s, bound %s); insert errors %.0f, retries %.0f; read %.0f messages during the outage, none in its second half; uncommitted messages %d -> %d; caught up %s after restart (incl. 5 s more production); drain: %s; exactly once: ok",
 		v.Messages, v.Events, v.Quarantined, downFor.Round(100*time.Millisecond), st.Rate(), samples, mib(maxInflight), mib(limit),
-		mib(float64(maxRSS)), mib(float64(baseRSS)), mib(rssLimit), insertErrors, retries, consumedEnd-consumedAtStop, lagStart, lagEnd, catchUp.Round(100*time.Millisecond), rep.Drain)
+		mib(float64(maxRSS)), mib(float64(baseRSS)), mib(rssBound), insertErrors, retries, consumedEnd-consumedAtStop, lagStart, lagEnd, catchUp.Round(100*time.Millisecond), rep.Drain)
 }
 
 // The dev broker stopped (SIGTERM) or killed (SIGKILL) mid-stream and started again on its
@@ -394,13 +389,7 @@ func TestClickHouseHangsWhileAMemberTakesOver(t *testing.T) {
 // in-flight budget charges decoded cost, not message bytes.
 func TestHostileBacklogStaysUnderTheMemoryBound(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	const (
-		inflightLimit = 8 << 20
-		// cmd/ingest's soft limit, 2 x max_inflight_bytes + inserts x max_bytes + 64 MiB, plus
-		// the same 40 MiB of runtime and mapped binary as TestClickHouseOutage allows.
-		rssLimit = 2*inflightLimit + 2*(4<<20) + 64<<20 + 40<<20
-		count    = 1200
-	)
+	const count = 1200
 	var b strings.Builder
 	b.WriteString(`{"status_code":400,"error_type":"billing_not_verified"`)
 	for i := 0; b.Len() < 64<<10-16; i++ {
@@ -447,8 +436,8 @@ func TestHostileBacklogStaysUnderTheMemoryBound(t *testing.T) {
 		maxRSS = max(maxRSS, rss)
 		maxInflight = max(maxInflight, m.sum("faultline_inflight_bytes"))
 		samples++
-		if rss > rssLimit {
-			t.Fatalf("RSS %s > bound %s while consuming the backlog", mib(float64(rss)), mib(rssLimit))
+		if rss > rssBound {
+			t.Fatalf("RSS %s > bound %s while consuming the backlog", mib(float64(rss)), mib(rssBound))
 		}
 		if m.sum("faultline_rows_stored_total") >= count {
 			break
@@ -461,5 +450,5 @@ func TestHostileBacklogStaysUnderTheMemoryBound(t *testing.T) {
 	rep := r.finish(ing)
 	v := r.verify()
 	t.Logf("RESULT hostile backlog: %d messages of %d bytes (%d tiny keys each); %d scrapes: max RSS %s (bound %s), max faultline_inflight_bytes %s of 8 MiB; drain: %s; exactly once: ok",
-		v.Messages, len(payload), strings.Count(string(payload), ":")-2, samples, mib(float64(maxRSS)), mib(rssLimit), mib(maxInflight), rep.Drain)
+		v.Messages, len(payload), strings.Count(string(payload), ":")-2, samples, mib(float64(maxRSS)), mib(rssBound), mib(maxInflight), rep.Drain)
 }

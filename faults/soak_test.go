@@ -47,12 +47,9 @@ func TestSoak(t *testing.T) {
 
 	r := newRig(t, rigOptions{brokerProcess: true, ownClickHouse: true})
 	r.addPoisonColumn()
-	const (
-		inflightLimit = 16 << 20
-		// As in TestClickHouseOutage: the Go soft limit the ingester derives from its config
-		// (2 x in-flight + 2 inserts x max_bytes + 64 MiB) plus 40 MiB the runtime does not count.
-		rssLimit = 2*inflightLimit + 2*(8<<20) + 64<<20 + 40<<20
-	)
+	// Under the same bound as TestClickHouseOutage (rssBound); the soft limit the ingester
+	// derives from these settings (ingest.memory_limit auto) is 2 x 16 + 2 x 8 + 40 = 88 MiB.
+	const inflightLimit = 16 << 20
 	env := map[string]string{
 		"FAULTLINE_BATCH_MAX_INFLIGHT_BYTES": "16MiB",
 		"FAULTLINE_BATCH_MAX_BYTES":          "8MiB",
@@ -102,8 +99,8 @@ func TestSoak(t *testing.T) {
 				if infl > lim || lim != inflightLimit {
 					t.Errorf("%s during a ClickHouse outage: inflight %v, limit %v (want %d)", p.name, infl, lim, inflightLimit)
 				}
-				if rss > rssLimit {
-					t.Errorf("%s during a ClickHouse outage: RSS %s > bound %s", p.name, mib(float64(rss)), mib(rssLimit))
+				if rss > rssBound {
+					t.Errorf("%s during a ClickHouse outage: RSS %s > bound %s", p.name, mib(float64(rss)), mib(rssBound))
 				}
 				outageMu.Lock()
 				maxInfl, maxRSS = max(maxInfl, infl), max(maxRSS, rss)
@@ -223,7 +220,7 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak: faults injected: %v", counts)
 	t.Logf("RESULT soak %s: %d messages (%d events, %d quarantined, %d server-rejected poison rows), last production segment %.0f/s; %d ingester processes; %d assignments skipped stored-but-uncommitted rows; during outages max inflight %s (limit %s), max RSS %s (bound %s); final catch-up %s; drain: %s; exactly once: ok",
 		time.Since(s.start).Round(time.Second), v.Messages, v.Events, v.Quarantined, v.ServerRejected, st.Rate(), len(r.procs), r.skips(),
-		mib(maxInfl), mib(inflightLimit), mib(float64(maxRSS)), mib(rssLimit), rep.CatchUp.Round(100*time.Millisecond), rep.Drain)
+		mib(maxInfl), mib(inflightLimit), mib(float64(maxRSS)), mib(rssBound), rep.CatchUp.Round(100*time.Millisecond), rep.Drain)
 }
 
 type soak struct {

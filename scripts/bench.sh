@@ -20,8 +20,13 @@
 # Stops everything it started on exit, Ctrl-C included. Needs `make deps` (clickhouse-server,
 # kcat, GNU time).
 #
+# With BENCH_PROFILE=1 (the default) each ingester writes a CPU profile (ingest --cpu-profile)
+# and the bench prints the top of ingester 1's (go tool pprof -top) and the share of a few
+# areas (garbage collector, kafka-go reader, checks, insert path), so that the figures come with
+# what holds them back.
+#
 # Environment: BENCH_EVENTS (messages to produce), BENCH_INGESTERS (1 or 2 ingesters in one
-# group), BENCH_PEER_CONSUMERS (the Kafka engine's kafka_num_consumers, 1: with 2, 18.16 was
+# group), BENCH_PROFILE (1: CPU profile of the ingesters, 0: none), BENCH_PEER_CONSUMERS (the Kafka engine's kafka_num_consumers, 1: with 2, 18.16 was
 # seen to store part of the backlog twice after its consumers' rebalance), BENCH_KAFKA_PORT (29092),
 # BENCH_CH_TCP_PORT (29000), BENCH_CH_HTTP_PORT (28123), BENCH_PEER_TIMEOUT (seconds without
 # progress before the Kafka engine is given up on, 60).
@@ -32,6 +37,7 @@ BIN="$ROOT/.run/bin"
 DIR="$ROOT/.run/bench"
 EVENTS="${BENCH_EVENTS:-1000000}"
 INGESTERS="${BENCH_INGESTERS:-1}"
+PROFILE="${BENCH_PROFILE:-1}"
 PEER_TIMEOUT="${BENCH_PEER_TIMEOUT:-60}"
 PEER_CONSUMERS="${BENCH_PEER_CONSUMERS:-1}"
 KAFKA_PORT="${BENCH_KAFKA_PORT:-29092}"
@@ -48,6 +54,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 [[ $EVENTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_EVENTS=$EVENTS: want a positive whole number"
 [[ $INGESTERS == 1 || $INGESTERS == 2 ]] || die "BENCH_INGESTERS=$INGESTERS: want 1 or 2"
+[[ $PROFILE == 0 || $PROFILE == 1 ]] || die "BENCH_PROFILE=$PROFILE: want 0 or 1"
 [[ $PEER_CONSUMERS =~ ^[1-6]$ ]] || die "BENCH_PEER_CONSUMERS=$PEER_CONSUMERS: want 1 to 6 (the topic's partitions)"
 [[ $PEER_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "BENCH_PEER_TIMEOUT=$PEER_TIMEOUT: want a positive whole number of seconds"
 command -v kcat >/dev/null || die "kcat missing: run make deps"
@@ -186,6 +193,12 @@ export FAULTLINE_CLICKHOUSE_ADDR="127.0.0.1:$CH_TCP_PORT"
 export FAULTLINE_CLICKHOUSE_DATABASE="$DB"
 # Port 0: never collides with `make run` or another ingester on 9464.
 export FAULTLINE_METRICS_LISTEN=127.0.0.1:0
+# A member learns of a rebalance at its next heartbeat. The dev broker, unlike Kafka (its
+# group.initial.rebalance.delay.ms), completes a new group's first join at once: the first
+# ingester gets every partition and, with the default 3 s heartbeat, kept them for 3.3 s of
+# a 10 s drain before the second one got its share. At 250 ms the group is shared within
+# about a second (the first one flushes what it read before it hands partitions over).
+export FAULTLINE_KAFKA_HEARTBEAT_INTERVAL=250ms
 
 cd "$ROOT"
 log "producing $EVENTS events with loadgen (log: ${DIR#"$ROOT"/}/loadgen.log)"
@@ -292,14 +305,17 @@ peer_rows=$(ch "SELECT count() FROM $DB.peer_events")
 
 # --- (c) faultline ingest --drain -----------------------------------------------------------
 log "(c) ingest --drain x$INGESTERS (group $GROUP, log: ${DIR#"$ROOT"/}/ingest-N.log)"
-b0=$(cpu_seconds "$BROKER_PID") c0=$(cpu_seconds "$CH_PID") t0=$(now)
+b0=$(cpu_seconds "$BROKER_PID") c0=$(cpu_seconds "$CH_PID") t0=$(now) fl_t0=$t0
 for ((n = 1; n <= INGESTERS; n++)); do
 	: >"$DIR/ingest-$n.log"
-	/usr/bin/time -v -o "$DIR/ingest-$n.time" "$BIN/ingest" --drain \
+	prof=()
+	((PROFILE)) && prof=(--cpu-profile "$DIR/ingest-$n.cpu")
+	/usr/bin/time -v -o "$DIR/ingest-$n.time" "$BIN/ingest" --drain "${prof[@]}" \
 		>"$DIR/ingest-$n.out" 2>"$DIR/ingest-$n.log" 9>&- &
 	INGEST_PIDS+=("$!")
 done
-((INGESTERS == 1)) && follow "$DIR/ingest-1.log" '^drain: '
+# The drain's progress is the group's (committed offsets), the same in every ingester.
+follow "$DIR/ingest-1.log" '^drain: '
 failed=0
 for ((n = 1; n <= INGESTERS; n++)); do
 	wait "${INGEST_PIDS[n - 1]}" || { failed=$n; log "ingester $n failed"; tail -n 30 "$DIR/ingest-$n.log" >&2; }
@@ -342,14 +358,69 @@ if ((${#problems[@]})); then
 	verdict="MISMATCH: $(printf '%s; ' "${problems[@]}")"
 fi
 
-# Two ingesters compare only if both took a share of the backlog.
-spread_note=""
+# Two ingesters compare only if both took a share of the backlog: each one's share, and when
+# the group was first shared (the first generation that gave every ingester partitions).
+spread_note="" share_lines=""
 if ((INGESTERS > 1)); then
+	# assigned N: "generation partitions unix-time" for each "partitions assigned" line.
+	assigned() {
+		sed -nE 's/^time=([^ ]+) .*msg="partitions assigned" generation=([0-9]+) partitions=([0-9]+).*/\2 \3 \1/p' "$DIR/ingest-$1.log" |
+			while read -r g p at; do printf '%s %s %s\n' "$g" "$p" "$(date -d "$at" +%s.%N)"; done
+	}
+	shared_gen=""
 	for ((n = 1; n <= INGESTERS; n++)); do
-		if grep -q '^consumed 0 ' "$DIR/ingest-$n.out"; then
-			spread_note=$'\n'"NOTE                      ingester $n consumed nothing: the group did not spread the backlog, so this is one ingester's rate"
+		c=$(sed -nE 's/^consumed ([0-9]+) .*/\1/p' "$DIR/ingest-$n.out")
+		c=${c:-0}
+		gens=$(assigned "$n" | awk '{ printf "%sgen %s: %s", (NR > 1 ? ", " : ""), $1, $2 }')
+		share_lines+=$(printf '\ningester %d share          %s of %s (%s%%), partitions by generation: %s' "$n" "$c" "$events" "$(calc '%.0f' "100 * $c / ($events > 0 ? $events : 1)")" "${gens:-none}")
+		if ((c * 10 < events)); then
+			spread_note+=$'\n'"NOTE                      ingester $n consumed under 10% of the backlog: the group did not spread it, so this is mostly one ingester's rate"
 		fi
 	done
+	# The first generation in which every ingester had partitions, and when the last of them
+	# got its share of it.
+	shared=$(for ((n = 1; n <= INGESTERS; n++)); do assigned "$n" | awk -v n="$n" '$2 > 0 { print $1, n, $3 }'; done |
+		awk -v want="$INGESTERS" '{ k[$1]++; if ($3 > t[$1]) t[$1] = $3 }
+			END { best = ""; for (g in k) if (k[g] == want && (best == "" || g + 0 < best + 0)) best = g; if (best != "") print best, t[best] }')
+	if [[ -z $shared ]]; then
+		share_lines+=$'\n'"group shared              never: no generation gave every ingester partitions"
+	else
+		share_lines+=$'\n'"group shared              from generation ${shared%% *}, $(calc '%.1f' "${shared#* } - $fl_t0") s after the start, of ${fl_s} s"
+	fi
+fi
+
+# The top of ingester 1's CPU profile: what the figures above are made of. Cumulative shares of
+# a few entry points (those found in the profile), flat time by library, then pprof's own top.
+profile_lines=""
+if ((PROFILE)) && [[ -s $DIR/ingest-1.cpu ]]; then
+	pp() { go tool pprof "$@" "$BIN/ingest" "$DIR/ingest-1.cpu" 2>/dev/null; }
+	top=$(pp -top -nodecount=12 | sed -n '/^ *flat /,$p')
+	cum=$(pp -top -cum -nodecount=100000)
+	areas=""
+	for a in "GC workers=[ /.]runtime\.gcBgMarkWorker$" "GC assists=[ /.]runtime\.gcAssistAlloc$" \
+		"kafka-go reader=/kafka-go\.\(\*reader\)\.run$" "checks=/event\.\(\*Checker\)\.Check$" \
+		"clickhouse-go column appends=/clickhouse-go/v2\.\(\*batchColumn\)\.Append$" \
+		"clickhouse-go Send=/clickhouse-go/v2\.\(\*batch\)\.Send$"; do
+		pct=$(grep -m 1 -E "${a#*=}" <<<"$cum" | awk '{ print $5 }')
+		[[ -n $pct ]] && areas+="${areas:+, }${a%%=*} $pct"
+	done
+	bylib=$(pp -top -nodecount=100000 | awk '
+		$2 ~ /%$/ && $1 ~ /[0-9](s|ms|us)$/ {
+			n = $6; pct = $2; sub(/%$/, "", pct)
+			if (n ~ /^runtime\.|^internal\/runtime|^gcWriteBarrier|^aeshashbody|^memeqbody|^indexbytebody/) b = "Go runtime (GC, malloc, maps, copies)"
+			else if (n ~ /segmentio\/kafka-go/) b = "kafka-go"
+			else if (n ~ /pierrec\/lz4/) b = "lz4"
+			else if (n ~ /ClickHouse\/(clickhouse-go|ch-go)|go-faster\/city/) b = "clickhouse-go + ch-go"
+			else if (n ~ /faultline\/faultline\/event/) b = "faultline checks"
+			else if (n ~ /faultline\/faultline\//) b = "faultline pipeline"
+			else if (n ~ /^syscall\.|^internal\/poll|^net\./) b = "syscalls"
+			else b = "other"
+			s[b] += pct
+		}
+		END { for (b in s) printf "%.0f%% %s\n", s[b], b }' | sort -rn | paste -sd';' - | sed 's/;/; /g')
+	profile_lines=$'\n'"ingester 1 CPU profile    ${DIR#"$ROOT"/}/ingest-1.cpu (go tool pprof -top .run/bin/ingest FILE)"
+	profile_lines+=$'\n'"  cumulative: ${areas:-none of the usual entry points found}"
+	profile_lines+=$'\n'"  flat by library: $bylib"$'\n'"$(sed 's/^/  /' <<<"$top")"
 fi
 
 rate() { calc '%.0f' "$1 / ($2 > 0 ? $2 : 0.01)"; }
@@ -375,8 +446,8 @@ faultline / insert limit  $(ratio "$fl_rate" "$copy_rate")x
 faultline / consume limit $(ratio "$fl_rate" "$kcat_rate")x   (kcat CPU ${kcat_cpu} s)
 ingester CPU              ${fl_cpu} s (user $fl_user + sys $fl_sys, $INGESTERS process(es)) -> $(rate "$events" "$fl_cpu") events per CPU-second
 ingester peak RSS         $(calc '%.1f' "$rss_kb / 1024") MiB (largest of $INGESTERS, /usr/bin/time -v)
-$(for ((n = 1; n <= INGESTERS; n++)); do printf 'ingester %d says          %s\n' "$n" "$(sed -n '$p' "$DIR/ingest-$n.out")"; done)${spread_note}
-check                     $verdict
+$(for ((n = 1; n <= INGESTERS; n++)); do printf 'ingester %d says          %s\n' "$n" "$(sed -n '$p' "$DIR/ingest-$n.out")"; done)${share_lines}${spread_note}
+check                     $verdict${profile_lines}
 ============================================================================================
 EOF
 ((ok)) || exit 1

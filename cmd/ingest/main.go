@@ -44,8 +44,9 @@ func main() {
 
 func newRoot() *cobra.Command {
 	var (
-		cfgPath string
-		drain   bool
+		cfgPath    string
+		drain      bool
+		cpuProfile string
 	)
 	root := &cobra.Command{
 		Use:           "ingest",
@@ -53,17 +54,22 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
+			return withCPUProfile(cpuProfile, func() error {
+				return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
+			})
 		},
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "", "config file (default: config.yaml if present)")
+	root.PersistentFlags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	root.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
 
 	runCmd := &cobra.Command{
 		Use:   "run",
 		Short: "Consume until SIGTERM/SIGINT (or, with --drain, until caught up)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
+			return withCPUProfile(cpuProfile, func() error {
+				return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfgPath, drain, nil)
+			})
 		},
 	}
 	runCmd.Flags().BoolVar(&drain, "drain", false, "exit 0 once every partition is caught up to the end offsets seen at start")
@@ -96,7 +102,7 @@ func newRoot() *cobra.Command {
 			return nil
 		},
 	}
-	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath), requeueCmd(&cfgPath), replayCmd(&cfgPath))
+	root.AddCommand(runCmd, migrateCmd, retentionCmd(&cfgPath), requeueCmd(&cfgPath), replayCmd(&cfgPath, &cpuProfile))
 	buildinfo.Cobra(root)
 	return root
 }
@@ -137,11 +143,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The in-flight bytes are the bulk of the heap; a soft limit a few times that makes the
-		// garbage collector keep RSS near what the config promises instead of twice the peak.
-		debug.SetMemoryLimit(memoryLimit(cfg))
-	}
+	setMemoryLimit(cfg.Ingest, log)
 
 	cat, err := schema.LoadCatalog(cfg.Catalog.Path, cfg.Catalog.Overrides)
 	if err != nil {
@@ -221,8 +223,16 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	}
 	stopProgress := func() {}
 	if drain {
+		sample := replaySample(reg, total)
+		if rp == nil {
+			g, err := newGroupDrain(ctx, kc.Client(10*time.Second), cfg.Kafka)
+			if err != nil {
+				return err
+			}
+			sample = g.sample
+		}
 		f, isFile := errOut.(*os.File)
-		stopProgress = drainProgress(ctx, errOut, isFile && progress.IsTerminal(f), reg, what, total)
+		stopProgress = drainProgress(ctx, errOut, isFile && progress.IsTerminal(f), what, sample)
 	}
 	sum, err := in.Run(ctx, opts)
 	stopProgress()
@@ -238,8 +248,16 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	return nil
 }
 
-// memoryLimit is the Go heap's soft limit: the in-flight budget, the column copies of the
-// batches being inserted, the partition readers' fetch buffers, and room for the rest.
-func memoryLimit(cfg *config.Config) int64 {
-	return int64(2*cfg.Batch.MaxInflightBytes + cfg.Batch.Inserts*cfg.Batch.MaxBytes + 64<<20)
+// setMemoryLimit gives the Go runtime ingest.memory_limit as its soft limit: the in-flight
+// bytes are the bulk of the heap, and without a limit the garbage collector lets the heap grow
+// to twice what is live before it collects. GOMEMLIMIT, read by the runtime itself, wins.
+func setMemoryLimit(c config.Ingest, log *slog.Logger) {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		log.Info("memory limit from GOMEMLIMIT; ingest.memory_limit not applied", "GOMEMLIMIT", v)
+		return
+	}
+	if c.MemoryLimit > 0 {
+		debug.SetMemoryLimit(c.MemoryLimit)
+		log.Debug("memory limit", "bytes", c.MemoryLimit)
+	}
 }

@@ -21,7 +21,7 @@ type replayRun struct {
 	partitions      []int
 }
 
-func replayCmd(cfgPath *string) *cobra.Command {
+func replayCmd(cfgPath, cpuProfile *string) *cobra.Command {
 	var (
 		rp       replayRun
 		from, to string
@@ -44,7 +44,9 @@ another database, migrated first. Progress goes to stderr.`,
 			if rp.to, err = parseBound(to); err != nil {
 				return fmt.Errorf("--to: %w", err)
 			}
-			return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), *cfgPath, true, &rp)
+			return withCPUProfile(*cpuProfile, func() error {
+				return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), *cfgPath, true, &rp)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "first offset or RFC 3339 record time (default: each partition's start)")
