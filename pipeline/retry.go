@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
@@ -97,4 +99,28 @@ func Classify(err error) ErrorClass {
 		return ClassRetryable
 	}
 	return ClassRetryable
+}
+
+func (s *Sink) backoff(class ErrorClass, attempt int) time.Duration {
+	if class == ClassFatal {
+		return s.retry.FatalBackoff
+	}
+	d := s.retry.InitialBackoff
+	for i := 0; i < attempt && d < s.retry.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.retry.MaxBackoff)
+	// Full jitter over the upper half: spread retries of many ingesters apart.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
