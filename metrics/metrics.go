@@ -28,7 +28,11 @@ const OtherUnknown = "_other_unknown"
 var Environments = []string{"live", "test", "unknown"}
 
 // KafkaOps are the values of the op label of Kafka errors.
-var KafkaOps = []string{"fetch", "join", "stored_offsets", "seek"}
+var KafkaOps = []string{"fetch", "join", "stored_offsets", "seek", "shard_of"}
+
+// RetryCauses are the values of the cause label of insert retries (pipeline's retryCause
+// names them): what the server or the network said, in a bounded set.
+var RetryCauses = []string{"connection", "timeout", "replica_readonly", "zookeeper", "shard_unavailable", "too_many_parts", "memory", "other"}
 
 // Tables are the values of the table label.
 var Tables = []string{"events", "quarantine"}
@@ -55,6 +59,7 @@ type Ingest struct {
 	InsertDuration *prometheus.HistogramVec
 	InsertErrors   *prometheus.CounterVec
 	InsertRetries  *prometheus.CounterVec
+	RetryCauses    *prometheus.CounterVec
 	RowsStored     *prometheus.CounterVec
 	EventToStored  prometheus.Histogram
 	InflightBytes  prometheus.Gauge
@@ -124,6 +129,8 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 			"Failed insert attempts, by table and class (retryable, data, fatal).", "table", "class"),
 		InsertRetries: f.counterVec("insert_retries_total",
 			"Insert attempts repeated after an error, by table and class.", "table", "class"),
+		RetryCauses: f.counterVec("insert_retry_causes_total",
+			"Insert attempts repeated after a retryable error, by table and cause (connection, timeout, replica_readonly, zookeeper, shard_unavailable, too_many_parts, memory, other).", "table", "cause"),
 		RowsStored: f.counterVec("rows_stored_total",
 			"Rows written to ClickHouse, by table.", "table"),
 		EventToStored: f.histogram("event_to_stored_seconds",
@@ -136,7 +143,7 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 		Commits: f.counterVec("commits_total",
 			"Offset commits to Kafka, by result (ok, error).", "result"),
 		KafkaErrors: f.counterVec("kafka_errors_total",
-			"Kafka operations that failed and were retried, by operation (fetch, join, stored_offsets, seek).", "op"),
+			"Kafka operations that failed and were retried, by operation (fetch, join, stored_offsets, seek, shard_of).", "op"),
 		Abandoned: f.counter("rows_abandoned_total",
 			"Rows not stored because their partition was given up first; the partition's next owner reads them again."),
 		LastCommit: f.gaugeVec("last_commit_timestamp_seconds",
@@ -180,6 +187,9 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 		for _, c := range ErrorClasses {
 			m.InsertErrors.WithLabelValues(tbl, c)
 			m.InsertRetries.WithLabelValues(tbl, c)
+		}
+		for _, c := range RetryCauses {
+			m.RetryCauses.WithLabelValues(tbl, c)
 		}
 	}
 	for _, tr := range FlushTriggers {

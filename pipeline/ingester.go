@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -25,15 +26,16 @@ type Ingester struct {
 	log     *slog.Logger
 	m       *metrics.Ingest
 	checker *event.Checker
-	sink    *Sink
+	sink    *Sink // the first lane's; on a single server the only one
 	conn    driver.Conn
 	client  *kafka.Client
 	dialer  *kafka.Dialer
 	ledger  *ledger
-	budget  *budget
-
-	items   chan item
-	batches chan *pending
+	lanes   *lanes
+	// items is the first lane's; on a single server every partition's rows go through it.
+	items chan item
+	// shardConns are the connections to each shard of a cluster, closed by Close.
+	shardConns []driver.Conn
 
 	flags []event.Flags // every flag, for counting them per event without allocating
 
@@ -64,9 +66,14 @@ func (s Summary) EventsPerSecond() float64 {
 }
 
 // New builds an ingester. conn must reach a database with the schema applied; every Kafka
-// connection (group, partition readers, offset and lag calls) is made through kc.
+// connection (group, partition readers, offset and lag calls) is made through kc. With a
+// ClickHouse cluster configured it also connects to each shard's replicas (see lane.go).
 func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
-	sink, err := NewSink(context.Background(), conn, cfg.ClickHouse.Database, cfg.Retry, cfg.Batch.InsertTimeout, m, log)
+	return newIngester(context.Background(), cfg, checker, conn, kc, m, log, layoutOf(cfg))
+}
+
+func newIngester(ctx context.Context, cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger, layout *clusterLayout) (*Ingester, error) {
+	sink, err := NewSink(ctx, conn, cfg.ClickHouse.Database, cfg.Retry, cfg.Batch.InsertTimeout, m, log)
 	if err != nil {
 		return nil, err
 	}
@@ -74,16 +81,29 @@ func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafka
 	for _, t := range cfg.Kafka.Topics {
 		m.OffsetsReused.WithLabelValues(t)
 	}
-	return &Ingester{
-		cfg: cfg, log: log, m: m, checker: checker, sink: sink, conn: conn,
-		client:  kc.Client(10 * time.Second),
-		dialer:  kc.Dialer(),
-		ledger:  newLedger(m),
-		flags:   event.AllFlags(),
-		budget:  newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes),
-		items:   make(chan item, 4096),
-		batches: make(chan *pending, 1),
-	}, nil
+	in := &Ingester{
+		cfg: cfg, log: log, m: m, checker: checker, conn: conn,
+		client: kc.Client(10 * time.Second),
+		dialer: kc.Dialer(),
+		ledger: newLedger(m),
+		flags:  event.AllFlags(),
+	}
+	if layout == nil {
+		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes))}}
+	} else if err := in.clusterLanes(ctx, sink, layout); err != nil {
+		return nil, err
+	}
+	in.sink, in.items = in.lanes.all[0].sink, in.lanes.all[0].items
+	return in, nil
+}
+
+// Close closes the connections the ingester opened itself (to a cluster's shards).
+func (in *Ingester) Close() error {
+	var errs []error
+	for _, c := range in.shardConns {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // LeaveGrace is how long a shutdown past its timeout still waits to leave the group. A
@@ -132,9 +152,12 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	defer stopLoops()
 	var loops sync.WaitGroup
-	loops.Add(3)
-	go func() { defer loops.Done(); in.batchLoop(loopCtx) }()
-	go func() { defer loops.Done(); in.flushLoop(loopCtx) }()
+	for _, l := range in.lanes.all {
+		loops.Add(2)
+		go func() { defer loops.Done(); in.batchLoop(loopCtx, l) }()
+		go func() { defer loops.Done(); in.flushLoop(loopCtx, l) }()
+	}
+	loops.Add(1)
 	go func() { defer loops.Done(); in.watchLoop(loopCtx) }()
 
 	startOffset := kafka.FirstOffset
@@ -230,8 +253,13 @@ func (in *Ingester) Ready(ctx context.Context) error {
 	if len(pending) > 0 {
 		return fmt.Errorf("schema: migrations %v not applied", pending)
 	}
-	if err := in.sink.fatalError(); err != nil {
-		return fmt.Errorf("clickhouse refuses inserts until someone acts: %w", err)
+	for _, l := range in.lanes.all {
+		if err := l.sink.fatalError(); err != nil {
+			if l.name != "" {
+				return fmt.Errorf("clickhouse %s refuses inserts until someone acts: %w", l.name, err)
+			}
+			return fmt.Errorf("clickhouse refuses inserts until someone acts: %w", err)
+		}
 	}
 	if _, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {
 		return fmt.Errorf("kafka at %v: %w", in.cfg.Kafka.Brokers, err)

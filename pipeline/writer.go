@@ -20,8 +20,9 @@ import (
 )
 
 const (
-	tableEvents     = "events"
-	tableQuarantine = "quarantine"
+	tableEvents        = "events"
+	tableQuarantine    = "quarantine"
+	tableStoredOffsets = "stored_offsets"
 )
 
 // Sink writes batches of rows to ClickHouse.
@@ -50,6 +51,14 @@ type Sink struct {
 	fatal atomic.Pointer[error]
 
 	insertSQL map[string]string
+	// readTable names the table each logical table is read back from (verify, skip read):
+	// itself on a single server, the shard's local table on a cluster.
+	readTable map[string]string
+	// settings go with every insert (insert_distributed_sync on a cluster's Distributed
+	// tables).
+	settings clickhouse.Settings
+	// shard names the shard this sink writes to in logs; "" on a single server.
+	shard string
 }
 
 // NewSink returns a Sink writing into database over conn.
@@ -61,6 +70,8 @@ func NewSink(ctx context.Context, conn driver.Conn, database string, retry confi
 	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, timeout: insertTimeout, window: skipWindow, insertSQL: map[string]string{
 		tableEvents:     insertStatement(database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(database, tableQuarantine, quarantineColumns),
+	}, readTable: map[string]string{
+		tableEvents: tableEvents, tableQuarantine: tableQuarantine, tableStoredOffsets: tableStoredOffsets,
 	}}
 	if v, err := conn.ServerVersion(); err == nil {
 		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)
@@ -90,11 +101,14 @@ type tableWrite struct {
 // store inserts rows into table, retrying by class and splitting on data errors.
 func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error {
 	s := w.sink
+	var ids attemptID
 	for attempt := 0; ; attempt++ {
-		id := rand.Uint64()
 		start := time.Now()
-		var err error
-		rows, err = w.attempt(ctx, table, rows, id)
+		var (
+			err error
+			id  uint64
+		)
+		rows, id, err = w.attempt(ctx, table, rows, &ids)
 		if len(rows) == 0 {
 			return nil
 		}
@@ -154,9 +168,10 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 			return w.store(ctx, table, rows[mid:])
 		}
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
+		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 		wait := s.backoff(class, attempt)
-		s.log.Warn("insert failed; retrying", "table", table, "rows", len(rows), "class", class,
-			"attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+		s.log.Warn("insert failed; retrying", "table", table, "shard", s.shard, "rows", len(rows), "class", class,
+			"cause", retryCause(err), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
 		if err := sleep(ctx, wait); err != nil {
 			return fmt.Errorf("insert into %s.%s: %w", s.db, table, err)
 		}
@@ -197,16 +212,35 @@ func (w *tableWrite) stored(table string, rows []*Row) {
 }
 
 // attempt inserts rows once, less those of partitions given up since the batch was built,
-// and returns the rows it sent. Dropping and sending happen under one read lock of attemptMu,
-// so a partition that was given up never has rows sent afterwards.
-func (w *tableWrite) attempt(ctx context.Context, table string, rows []*Row, id uint64) ([]*Row, error) {
+// and returns the rows it sent with the insert id it used. Dropping and sending happen under
+// one read lock of attemptMu, so a partition that was given up never has rows sent afterwards.
+func (w *tableWrite) attempt(ctx context.Context, table string, rows []*Row, ids *attemptID) ([]*Row, uint64, error) {
 	w.sink.attemptMu.RLock()
 	defer w.sink.attemptMu.RUnlock()
 	rows = w.dropAbandoned(rows)
 	if len(rows) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
-	return rows, w.sink.insert(ctx, table, rows, id, w.at)
+	id := ids.forRows(len(rows))
+	return rows, id, w.sink.insert(ctx, table, rows, id, w.at)
+}
+
+// attemptID keeps one insert id for as long as the same rows are sent again. A retried
+// block is then byte for byte the block before (same rows, order, insert_id, ingested_at),
+// and a Replicated table deduplicates it: an attempt whose reply was lost, and which the
+// verify read did not see (it landed on a replica that died before the part was fetched),
+// is not stored twice. A different set of rows (some landed, some abandoned, a split) gets a
+// new id, so an insert_deduplication_token never hides rows that were not stored.
+type attemptID struct {
+	id   uint64
+	rows int // rows only ever leave a write, so an equal count is the same rows
+}
+
+func (a *attemptID) forRows(n int) uint64 {
+	if a.id == 0 || a.rows != n {
+		a.id, a.rows = rand.Uint64()|1, n
+	}
+	return a.id
 }
 
 // dropAbandoned removes rows of partitions given up since the batch was built.
@@ -241,10 +275,11 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 		}
 		class := Classify(err)
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
+		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 		wait := s.backoff(class, attempt)
 		if attempt%10 == 0 {
 			// An outage spends its time here: say so when it starts and now and then after.
-			s.log.Warn("ClickHouse unavailable; holding the batch and retrying", "table", table,
+			s.log.Warn("ClickHouse unavailable; holding the batch and retrying", "table", table, "shard", s.shard,
 				"class", class, "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
 		}
 		if err := sleep(ctx, wait); err != nil {
@@ -269,7 +304,7 @@ func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time
 	if table == tableQuarantine {
 		timeCol = "received_at"
 	}
-	q := "SELECT kafka_topic, kafka_partition, kafka_offset FROM `" + s.db + "`." + table +
+	q := "SELECT kafka_topic, kafka_partition, kafka_offset FROM `" + s.db + "`." + s.readTable[table] +
 		" WHERE insert_id = ? AND " + timeCol + " = ?"
 	rows, err := s.conn.Query(ctx, q, id, at)
 	if err != nil {
@@ -349,10 +384,15 @@ func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64,
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	opts := []clickhouse.QueryOption{clickhouse.WithQueryID(insertQueryID(id))}
+	settings := clickhouse.Settings{}
+	for k, v := range s.settings {
+		settings[k] = v
+	}
 	if s.dedupToken {
-		opts = append(opts, clickhouse.WithSettings(clickhouse.Settings{
-			"insert_deduplication_token": strconv.FormatUint(id, 16),
-		}))
+		settings["insert_deduplication_token"] = strconv.FormatUint(id, 16)
+	}
+	if len(settings) > 0 {
+		opts = append(opts, clickhouse.WithSettings(settings))
 	}
 	ctx = clickhouse.Context(ctx, opts...)
 	batch, err := s.conn.PrepareBatch(ctx, s.insertSQL[table])

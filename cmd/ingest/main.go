@@ -189,6 +189,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	if err != nil {
 		return err
 	}
+	defer in.Close()
 	if cfg.Metrics.Listen != "" {
 		srv, err := serve(ctx, cfg.Metrics, reg, in, log)
 		if err != nil {
