@@ -80,11 +80,11 @@ func shardName(n int) string { return "shard " + strconv.Itoa(n) }
 
 // clusterLayout is what the data path needs to know of a ClickHouse cluster.
 type clusterLayout struct {
-	name           string                   // remote_servers name (clickhouse.cluster)
-	shardingKey    string                   // the Distributed tables' sharding key
+	name           string                    // remote_servers name (clickhouse.cluster)
+	shardingKey    string                    // the Distributed tables' sharding key
 	local          func(table string) string // the local (per-shard) table of a logical table
-	viaDistributed bool                     // insert through the Distributed tables, synchronously
-	ch             config.ClickHouse        // how to connect (TLS, auth) to each shard's replicas
+	viaDistributed bool                      // insert through the Distributed tables, synchronously
+	ch             config.ClickHouse         // how to connect (TLS, auth) to each shard's replicas
 }
 
 // clusterLanes makes one lane per shard of the cluster: a Sink over a connection to the
