@@ -34,17 +34,20 @@ import (
 // binaryState holds what one test binary shares between its tests. It is test
 // code: a single instance owned by the binary, torn down by Main.
 type binaryState struct {
-	mu       sync.Mutex
-	ch       *Server // shared clickhouse-server (nil when FAULTLINE_TEST_CLICKHOUSE_ADDR is used)
-	chErr    error
-	chDone   bool
-	devb     string // path of the built devbroker binary
-	devbErr  error
-	devbDone bool
-	chdb     *CHDBSession
-	chdbErr  error
-	chdbDone bool
-	cleanups []func()
+	mu          sync.Mutex
+	ch          *Server // shared clickhouse-server (nil when FAULTLINE_TEST_CLICKHOUSE_ADDR is used)
+	chErr       error
+	chDone      bool
+	devb        string // path of the built devbroker binary
+	devbErr     error
+	devbDone    bool
+	chdb        *CHDBSession
+	chdbErr     error
+	chdbDone    bool
+	clusterV    *Cluster // shared ZooKeeper + 2x2 clickhouse-server cluster
+	clusterErr  error
+	clusterDone bool
+	cleanups    []func()
 }
 
 var binary = &binaryState{}
