@@ -36,6 +36,7 @@ type harness struct {
 	ch            *testenv.CH
 	cat           *catalog.Catalog
 	written       loadgen.Expected
+	layout        *clusterLayout // set for a ClickHouse cluster (cluster_test.go)
 }
 
 func newHarness(t *testing.T, partitions int) *harness {
@@ -155,10 +156,15 @@ func (h *harness) newIngester(cfg *config.Config) *instance {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	in, err := New(cfg, checker, h.ch.Conn, kc, m, log)
+	layout := layoutOf(cfg)
+	if h.layout != nil {
+		layout = h.layout
+	}
+	in, err := newIngester(context.Background(), cfg, checker, h.ch.Conn, kc, m, log, layout)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.t.Cleanup(func() { _ = in.Close() })
 	return &instance{in: in, reg: reg, m: m}
 }
 

@@ -84,7 +84,6 @@ type clusterLayout struct {
 	shardingKey    string                    // the Distributed tables' sharding key
 	local          func(table string) string // the local (per-shard) table of a logical table
 	viaDistributed bool                      // insert through the Distributed tables, synchronously
-	ch             config.ClickHouse         // how to connect (TLS, auth) to each shard's replicas
 }
 
 // clusterLanes makes one lane per shard of the cluster: a Sink over a connection to the
@@ -99,7 +98,7 @@ func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, layout *cluste
 		placer: &placer{conn: in.conn, cluster: layout.name, key: layout.shardingKey, slots: slotsOf(shards)}}
 	share := max(in.cfg.Batch.MaxInflightBytes/len(shards), 1)
 	for _, sh := range shards {
-		chCfg := layout.ch
+		chCfg := in.cfg.ClickHouse // the same TLS, user and timeouts as the main connection
 		chCfg.Addr = sh.replicas
 		conn, err := chconn.Open(ctx, chCfg, chconn.Options{MaxConns: 4})
 		if err != nil {
