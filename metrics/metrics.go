@@ -60,6 +60,7 @@ type Ingest struct {
 	InsertErrors   *prometheus.CounterVec
 	InsertRetries  *prometheus.CounterVec
 	RetryCauses    *prometheus.CounterVec
+	ViewsRepaired  *prometheus.CounterVec
 	RowsStored     *prometheus.CounterVec
 	EventToStored  prometheus.Histogram
 	InflightBytes  prometheus.Gauge
@@ -131,6 +132,8 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 			"Insert attempts repeated after an error, by table and class.", "table", "class"),
 		RetryCauses: f.counterVec("insert_retry_causes_total",
 			"Insert attempts repeated after a retryable error, by table and cause (connection, timeout, replica_readonly, zookeeper, shard_unavailable, too_many_parts, memory, other).", "table", "cause"),
+		ViewsRepaired: f.counterVec("views_repaired_total",
+			"Blocks that landed in a Replicated table while the insert failed, whose views (stored_offsets, the rollup) the ingester wrote itself, by table.", "table"),
 		RowsStored: f.counterVec("rows_stored_total",
 			"Rows written to ClickHouse, by table.", "table"),
 		EventToStored: f.histogram("event_to_stored_seconds",
@@ -184,6 +187,7 @@ func NewIngest(reg prometheus.Registerer, types []CatalogType, reasons, flags []
 	}
 	for _, tbl := range Tables {
 		m.RowsStored.WithLabelValues(tbl)
+		m.ViewsRepaired.WithLabelValues(tbl)
 		for _, c := range ErrorClasses {
 			m.InsertErrors.WithLabelValues(tbl, c)
 			m.InsertRetries.WithLabelValues(tbl, c)

@@ -96,11 +96,12 @@ func (p *placer) shardOf(ctx context.Context, topic string, partition int) (int,
 // a shard that cannot answer.
 func (s *Sink) shardSink(conn driver.Conn, shard int, local func(table string) string, viaDistributed bool) *Sink {
 	c := &Sink{conn: conn, db: s.db, log: s.log, m: s.m, retry: s.retry, timeout: s.timeout, window: s.window,
-		dedupToken: s.dedupToken, shard: shardName(shard),
+		dedupToken: s.dedupToken, shard: shardName(shard), replicated: true,
 		insertSQL: map[string]string{}, readTable: map[string]string{}}
 	for _, t := range []string{tableEvents, tableQuarantine, tableStoredOffsets} {
 		c.readTable[t] = local(t)
 	}
+	c.rollupTable = local(tableRollup)
 	for t, cols := range map[string][]string{tableEvents: eventColumns, tableQuarantine: quarantineColumns} {
 		if viaDistributed {
 			c.insertSQL[t] = insertStatement(s.db, t, cols)

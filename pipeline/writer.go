@@ -23,6 +23,7 @@ const (
 	tableEvents        = "events"
 	tableQuarantine    = "quarantine"
 	tableStoredOffsets = "stored_offsets"
+	tableRollup        = "events_per_minute"
 )
 
 // Sink writes batches of rows to ClickHouse.
@@ -59,6 +60,12 @@ type Sink struct {
 	settings clickhouse.Settings
 	// shard names the shard this sink writes to in logs; "" on a single server.
 	shard string
+	// replicated: the tables deduplicate a repeated block (ReplicatedMergeTree), so a
+	// failed insert is retried as the same block rather than as the rows that did not land.
+	replicated bool
+	// rollupTable is the per-minute rollup's local table, which repairViews writes; "" off a
+	// cluster.
+	rollupTable string
 }
 
 // NewSink returns a Sink writing into database over conn.
@@ -131,6 +138,35 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		landed, verr := w.verify(ctx, table, id)
 		if verr != nil {
 			return verr
+		}
+		if s.replicated && class == ClassRetryable && len(landed) == len(rows) {
+			// Every row is in the table; only its views may lack the block.
+			if err := w.repairViews(ctx, table, rows, id); err != nil {
+				return err
+			}
+			w.stored(table, rows)
+			return nil
+		}
+		if s.replicated && class == ClassRetryable {
+			// A Replicated table: send the very same block again (same rows, same insert
+			// id). What of it landed is dropped as a duplicate block, and the views (the
+			// rollup, stored_offsets), which an insert that failed after its parts were
+			// committed never fed (seen with ZooKeeper stopped: "Connection loss", then
+			// read-only), get it now. Subtracting the landed rows would leave them without.
+			s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
+			s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
+			wait := s.backoff(class, attempt)
+			if len(landed) > 0 {
+				// Right away: the table drops a repeat only within its deduplication
+				// window (replicated_deduplication_window blocks).
+				wait = 0
+			}
+			s.log.Warn("insert failed; sending the same block again", "table", table, "shard", s.shard, "rows", len(rows),
+				"landed", len(landed), "cause", retryCause(err), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+			if err := sleep(ctx, wait); err != nil {
+				return fmt.Errorf("insert into %s.%s: %w", s.db, table, err)
+			}
+			continue
 		}
 		if len(landed) > 0 {
 			var rest []*Row
