@@ -110,14 +110,50 @@ func syncReplicas(t *testing.T, db *testenv.ClusterDB) {
 // expired: its shard's inserts move to the other replica, and a retried block that had
 // landed on the dead one is deduplicated by the Replicated table.
 func TestClusterReplicaKilled(t *testing.T) {
-	clusterScenario(t, "cluster-replica-killed", func(h *harness, db *testenv.ClusterDB, _ []*instance) string {
+	clusterScenario(t, "cluster-replica-killed", func(h *harness, db *testenv.ClusterDB, members []*instance) string {
 		n := db.ShardNodes(1)[0] // the replica the shard's connections open first
+		var other int            // index of the shard's other replica in db.Nodes
+		for i, x := range db.Nodes {
+			if x.Shard == 1 && x != n {
+				other = i
+			}
+		}
 		n.Kill()
 		killed := time.Now()
+		restarted := false
+		h.t.Cleanup(func() {
+			if !restarted { // the cluster is the test binary's: never leave a node down
+				n.Start(h.t)
+			}
+		})
 		h.produce(52, 3000, nil)
+		// The shard goes on storing on its other replica alone: every message of its
+		// partitions is there before the killed one comes back.
+		kc := &kafka.Client{Addr: kafka.TCP(h.broker), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}
+		ends, _ := partitionOffsets(h.t, kc, "cluster-replica-killed", h.topic, 6)
+		var want int64
+		for p, e := range ends {
+			if l, err := members[0].in.laneOf(context.Background(), h.topic, p); err != nil {
+				h.t.Fatal(err)
+			} else if l.shard == 1 {
+				want += e
+			}
+		}
+		conn := db.NodeConn(h.t, other)
+		var got int64
+		waitFor(h.t, time.Minute, "shard 1's other replica holds all its partitions' messages", func() bool {
+			got = testenv.QueryInt(h.t, conn, "SELECT toUInt64(count()) FROM (SELECT kafka_offset FROM "+db.Database+".events_local UNION ALL SELECT kafka_offset FROM "+db.Database+".quarantine_local)")
+			return got >= want
+		})
+		if got != want {
+			h.t.Fatalf("replica %s holds %d rows of shard 1, its partitions have %d messages", db.Nodes[other].Name, got, want)
+		}
+		stored := time.Since(killed)
 		time.Sleep(max(testenv.ClusterZKSessionTimeout+time.Second-time.Since(killed), 0))
 		n.Start(h.t)
-		return fmt.Sprintf("replica %s SIGKILLed, started again after %s", n.Name, time.Since(killed).Round(100*time.Millisecond))
+		restarted = true
+		return fmt.Sprintf("replica %s SIGKILLed; shard 1's %d messages all stored on %s alone %s after the kill; %s started again after %s",
+			n.Name, want, db.Nodes[other].Name, stored.Round(100*time.Millisecond), n.Name, time.Since(killed).Round(100*time.Millisecond))
 	})
 }
 
@@ -161,11 +197,20 @@ func TestClusterShardDownTwoMembers(t *testing.T) {
 			n.Kill()
 		}
 		killed := time.Now()
+		restarted := false
+		h.t.Cleanup(func() {
+			if !restarted {
+				for _, n := range nodes {
+					n.Start(h.t)
+				}
+			}
+		})
 		h.produce(54, 3000, nil)
 		time.Sleep(max(testenv.ClusterZKSessionTimeout+time.Second-time.Since(killed), 0))
 		for _, n := range nodes {
 			n.Start(h.t)
 		}
+		restarted = true
 		return fmt.Sprintf("shard 2 (both replicas) SIGKILLed for %s", time.Since(killed).Round(100*time.Millisecond))
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/faultline/faultline/chconn"
 	"github.com/faultline/faultline/config"
 )
@@ -95,7 +97,7 @@ func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, layout *cluste
 		return err
 	}
 	in.lanes = &lanes{byTopic: map[tp]*lane{},
-		placer: &placer{conn: in.conn, cluster: layout.name, key: layout.shardingKey, slots: slotsOf(shards)}}
+		placer: &placer{conns: []driver.Conn{in.conn}, cluster: layout.name, key: layout.shardingKey, slots: slotsOf(shards)}}
 	share := max(in.cfg.Batch.MaxInflightBytes/len(shards), 1)
 	for _, sh := range shards {
 		chCfg := in.cfg.ClickHouse // the same TLS, user and timeouts as the main connection
@@ -106,6 +108,7 @@ func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, layout *cluste
 			return fmt.Errorf("connect to shard %d of cluster %s (%v): %w", sh.num, layout.name, sh.replicas, err)
 		}
 		in.shardConns = append(in.shardConns, conn)
+		in.lanes.placer.conns = append(in.lanes.placer.conns, conn)
 		in.lanes.all = append(in.lanes.all, newLane(shardName(sh.num), sh.num,
 			sink.shardSink(conn, sh.num, layout.local, layout.viaDistributed), newBudget(share, in.m.InflightBytes)))
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -66,7 +67,7 @@ func slotsOf(shards []shardInfo) []int {
 // Distributed tables' sharding key for the partition's topic and number (the same
 // expression, over the same column types), and the slots turn its value into a shard.
 type placer struct {
-	conn    driver.Conn
+	conns   []driver.Conn // asked in turn: the main connection, then each shard's
 	cluster string
 	key     string // the sharding key, an expression of kafka_topic and kafka_partition
 	slots   []int
@@ -80,11 +81,16 @@ func (p *placer) shardOf(ctx context.Context, topic string, partition int) (int,
 	// The key comes from the operator's config (clickhouse.sharding_key), never from messages;
 	// the topic and partition are bound. The casts give the columns the events table's types.
 	q := "SELECT toUInt64(" + p.key + ") FROM (SELECT CAST(? AS String) AS kafka_topic, CAST(? AS UInt32) AS kafka_partition)"
-	var v uint64
-	if err := p.conn.QueryRow(ctx, q, topic, uint32(partition)).Scan(&v); err != nil {
-		return 0, fmt.Errorf("evaluate sharding key %s for %s/%d: %w", p.key, topic, partition, err)
+	var errs []error
+	for _, c := range p.conns {
+		var v uint64
+		if err := c.QueryRow(ctx, q, topic, uint32(partition)).Scan(&v); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return p.slots[v%uint64(len(p.slots))], nil
 	}
-	return p.slots[v%uint64(len(p.slots))], nil
+	return 0, fmt.Errorf("evaluate sharding key %s for %s/%d: %w", p.key, topic, partition, errors.Join(errs...))
 }
 
 // shardSink returns a Sink like s that writes one shard: over conn (the shard's replicas),
