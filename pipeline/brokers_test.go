@@ -74,10 +74,17 @@ func TestBrokerOfThreeGoesAway(t *testing.T) {
 		}
 		return stored() > 2000
 	})
-	var rebalancesBefore []float64
-	for _, m := range members {
-		rebalancesBefore = append(rebalancesBefore, testutil.ToFloat64(m.m.Rebalances))
+	hits := func() float64 { // what the members saw of the broker going away
+		n := 0.0
+		for _, m := range members {
+			n += testutil.ToFloat64(m.m.Commits.WithLabelValues("error")) + testutil.ToFloat64(m.m.Rebalances)
+			for _, op := range []string{"fetch", "join", "stored_offsets", "seek"} {
+				n += testutil.ToFloat64(m.m.KafkaErrors.WithLabelValues(op))
+			}
+		}
+		return n
 	}
+	before := hits()
 	if n := stored(); n >= h.written.Total {
 		t.Fatalf("everything (%d rows) stored before the fault: the broker went away after the work", n)
 	}
@@ -98,11 +105,11 @@ func TestBrokerOfThreeGoesAway(t *testing.T) {
 			t.Fatalf("member %d: run: %v", i, err)
 		}
 	}
+	// The members noticed: a commit, fetch or join failed, or a generation ended.
+	if after := hits(); after <= before {
+		t.Errorf("no commit error, Kafka error or new generation after the coordinator went away (%v before, %v after)", before, after)
+	}
 	for i, m := range members {
-		// Each member saw the coordinator go: its generation ended and it joined again.
-		if after := testutil.ToFloat64(m.m.Rebalances); after <= rebalancesBefore[i] {
-			t.Errorf("member %d joined no generation after the coordinator went away (%v before, %v after)", i, rebalancesBefore[i], after)
-		}
 		for p := range partitions {
 			if n := testutil.ToFloat64(m.m.LedgerBreaches.WithLabelValues(topic, strconv.Itoa(p))); n != 0 {
 				t.Errorf("member %d: %v ledger breaches on partition %d", i, n, p)

@@ -22,6 +22,13 @@
 //	lag.go       the lag watcher: lag gauges, and the ledger checked against Kafka's commits
 //	offsets.go   Kafka admin calls: end and start offsets, the group's committed offsets
 //	ingester.go  New, Run (the consumer group and the stages' goroutines), Ready, Summary
+//	lane.go      batcher, writer, commit order and budget share make one lane; a single
+//	             server has one, a ClickHouse cluster one per shard, so a shard that is down
+//	             holds back only its own partitions
+//	shards.go    a cluster's shards (system.clusters), the shard of a partition (the
+//	             server evaluates the sharding key), each shard's Sink on its local tables
+//	views.go     a block that landed on a Replicated table while its insert failed: write
+//	             what its views (stored_offsets, the rollup) would have
 //
 // Acknowledgements flow backwards: a Kafka offset is committed only after every message at
 // or below it is stored in events or quarantine. See README.md "Exactly once" for why a
