@@ -64,9 +64,9 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 			in.statsMu.Lock()
 			in.stats.Consumed++
 			switch r.skipReason {
-			case SkipAlreadyStored:
+			case skipAlreadyStored:
 				in.stats.Skipped++
-			case SkipTransactionMarker:
+			case skipTransactionMarker:
 				in.stats.Markers++
 			}
 			in.statsMu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 
@@ -84,8 +86,12 @@ func newClusterHarness(t *testing.T, partitions int) (*harness, *testenv.Cluster
 	clusterSchema(t, db)
 	h := &harness{t: t, broker: b.Addr, brokerCluster: b.Cluster, topic: topic,
 		ch: &testenv.CH{Addr: db.Nodes[0].Addr, Database: db.Database, Conn: db.Conn}, cat: mustCatalog(t), written: loadgen.NewExpected()}
-	h.layout = &clusterLayout{name: db.Name, shardingKey: clusterShardingKey,
-		local: func(t string) string { return t + "_local" }}
+	h.cluster = &ClusterConfig{Name: db.Name, ShardingKey: clusterShardingKey,
+		LocalTable: func(t string) string { return t + "_local" },
+		Connect: func(ctx context.Context, addrs []string) (driver.Conn, error) {
+			return clickhouse.Open(&clickhouse.Options{Addr: addrs, Auth: clickhouse.Auth{Database: db.Database, Username: "default"},
+				DialTimeout: 2 * time.Second, MaxOpenConns: 4})
+		}}
 	return h, db
 }
 

@@ -14,7 +14,7 @@
 //	batch.go     the Batch (Append, then Commit or Rollback) and its column encoding
 //	writer.go    the table writer (Sink): events, then quarantine, each attempt under
 //	             batch.insert_timeout, read back once the server is done with it before any
-//	             retry, isolating rows the server or the client library refuses; Fence
+//	             retry, isolating rows the server or the client library refuses; fence
 //	retry.go     the error classes (retryable, data, fatal) and the backoff between attempts
 //	commit.go    up to batch.inserts batches stored at once; in seal order, each stored
 //	             batch's Kafka offsets are committed, the offset ledger advanced (ledger.go)
@@ -29,6 +29,9 @@
 //	             server evaluates the sharding key), each shard's Sink on its local tables
 //	views.go     a block that landed on a Replicated table while its insert failed: write
 //	             what its views (stored_offsets, the rollup) would have
+//	config.go    the pipeline's own Config (cmd/ingest builds it from config.Config)
+//	metrics.go   the ingester's metrics, built by newMetrics from the registry New is given
+//	             (the writer's are in writer.go: a Sink also runs alone, in ingest requeue)
 //
 // Acknowledgements flow backwards: a Kafka offset is committed only after every message at
 // or below it is stored in events or quarantine. See README.md "Exactly once" for why a

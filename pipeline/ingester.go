@@ -10,27 +10,27 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/kafkaconn"
-	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
 
 // Ingester consumes error events from Kafka as a consumer group and stores each one exactly
 // once in ClickHouse.
 type Ingester struct {
-	cfg     *config.Config
+	cfg     Config
 	log     *slog.Logger
-	m       *metrics.Ingest
+	m       *ingestMetrics
 	checker *event.Checker
 	sink    *Sink // the first lane's; on a single server the only one
 	conn    driver.Conn
-	client  *kafka.Client
+	admin   *admin // offsets, for the drain and the lag watcher
 	dialer  *kafka.Dialer
 	ledger  *ledger
+	lag     *lagWatcher
 	lanes   *lanes
 	// items is the first lane's; on a single server every partition's rows go through it.
 	items chan item
@@ -66,31 +66,32 @@ func (s Summary) EventsPerSecond() float64 {
 }
 
 // New builds an ingester. conn must reach a database with the schema applied; every Kafka
-// connection (group, partition readers, offset and lag calls) is made through kc. With a
-// ClickHouse cluster configured it also connects to each shard's replicas (see lane.go).
-func New(cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger) (*Ingester, error) {
-	return newIngester(context.Background(), cfg, checker, conn, kc, m, log, layoutOf(cfg))
-}
-
-func newIngester(ctx context.Context, cfg *config.Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, m *metrics.Ingest, log *slog.Logger, layout *clusterLayout) (*Ingester, error) {
-	sink, err := NewSink(ctx, conn, cfg.ClickHouse.Database, cfg.Retry, cfg.Batch.InsertTimeout, m, log)
+// connection (group, partition readers, offset and lag calls) is made through kc. With
+// cfg.Cluster set it also connects to each shard's replicas (see lane.go).
+func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, reg prometheus.Registerer, log *slog.Logger) (*Ingester, error) {
+	ctx := context.Background()
+	sink, err := newSink(ctx, conn, cfg.Writer, newWriterMetrics(reg), log)
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics(reg, cfg.Metrics)
 	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
 	for _, t := range cfg.Kafka.Topics {
 		m.OffsetsReused.WithLabelValues(t)
 	}
+	a := &admin{client: kc.Client(10 * time.Second), group: cfg.Kafka.Group, topics: cfg.Kafka.Topics, brokers: cfg.Kafka.Brokers}
+	l := newLedger(m)
 	in := &Ingester{
 		cfg: cfg, log: log, m: m, checker: checker, conn: conn,
-		client: kc.Client(10 * time.Second),
+		admin:  a,
 		dialer: kc.Dialer(),
-		ledger: newLedger(m),
+		ledger: l,
+		lag:    newLagWatcher(a, l, m, log),
 		flags:  event.AllFlags(),
 	}
-	if layout == nil {
+	if cfg.Cluster == nil {
 		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes))}}
-	} else if err := in.clusterLanes(ctx, sink, layout); err != nil {
+	} else if err := in.clusterLanes(ctx, sink, cfg.Cluster); err != nil {
 		return nil, err
 	}
 	in.sink, in.items = in.lanes.all[0].sink, in.lanes.all[0].items
@@ -123,7 +124,7 @@ type RunOptions struct {
 }
 
 // Run consumes until ctx ends (or, with Drain, until caught up), then stops fetching,
-// flushes, commits and leaves the group within cfg.Ingest.ShutdownTimeout.
+// flushes, commits and leaves the group within cfg.ShutdownTimeout.
 func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	start := time.Now()
 	runCtx, stop := context.WithCancel(ctx)
@@ -131,7 +132,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 
 	var drainDone chan error
 	if opts.Drain {
-		ends, err := in.endOffsets(ctx)
+		ends, err := in.admin.endOffsets(ctx)
 		if err != nil {
 			return Summary{}, err
 		}
@@ -144,7 +145,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 			}
 		}
 		drainDone = make(chan error, 1)
-		go func() { drainDone <- in.waitCaughtUp(runCtx, ends); stop() }()
+		go func() { drainDone <- in.admin.waitCaughtUp(runCtx, ends); stop() }()
 	}
 
 	// The batcher and sink outlive runCtx: on shutdown they still have to flush what the
@@ -158,7 +159,7 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 		go func() { defer loops.Done(); in.flushLoop(loopCtx, l) }()
 	}
 	loops.Add(1)
-	go func() { defer loops.Done(); in.watchLoop(loopCtx) }()
+	go func() { defer loops.Done(); in.lag.run(loopCtx) }()
 
 	startOffset := kafka.FirstOffset
 	if in.cfg.Kafka.StartOffset == "latest" {
@@ -209,13 +210,13 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	// Shut down: closing the group ends the generation; each partition flushes and commits
 	// before the group is left. Past the timeout, stop waiting for ClickHouse.
 	in.shuttingDown.Store(true)
-	in.log.Info("shutting down: flushing, committing, leaving the group", "timeout", in.cfg.Ingest.ShutdownTimeout)
+	in.log.Info("shutting down: flushing, committing, leaving the group", "timeout", in.cfg.ShutdownTimeout)
 	closed := make(chan struct{})
 	go func() { _ = group.Close(); close(closed) }()
 	select {
 	case <-closed:
-	case <-time.After(in.cfg.Ingest.ShutdownTimeout):
-		in.log.Error("shutdown timeout: giving up on unstored rows; they will be read again", "timeout", in.cfg.Ingest.ShutdownTimeout)
+	case <-time.After(in.cfg.ShutdownTimeout):
+		in.log.Error("shutdown timeout: giving up on unstored rows; they will be read again", "timeout", in.cfg.ShutdownTimeout)
 		stopLoops()
 		// Leaving the group needs the broker; when it is gone the session simply expires.
 		// Exiting now is as safe as a crash: nothing past what is stored was committed.
@@ -246,7 +247,7 @@ func (in *Ingester) Ready(ctx context.Context) error {
 	if err := in.conn.Ping(ctx); err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
 	}
-	pending, err := schema.Pending(ctx, schema.Native(in.conn), in.cfg.ClickHouse.Database)
+	pending, err := schema.Pending(ctx, schema.Native(in.conn), in.cfg.Writer.Database)
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
@@ -261,7 +262,7 @@ func (in *Ingester) Ready(ctx context.Context) error {
 			return fmt.Errorf("clickhouse refuses inserts until someone acts: %w", err)
 		}
 	}
-	if _, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {
+	if _, err := in.admin.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {
 		return fmt.Errorf("kafka at %v: %w", in.cfg.Kafka.Brokers, err)
 	}
 	return nil

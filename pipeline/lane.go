@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/faultline/faultline/chconn"
-	"github.com/faultline/faultline/config"
 )
 
 // lane is one independent chain of batcher, writer and committer with its own budget: a
@@ -72,7 +70,7 @@ func (in *Ingester) laneOf(ctx context.Context, topic string, partition int) (*l
 		}
 		in.m.KafkaErrors.WithLabelValues("shard_of").Inc()
 		in.log.Warn("cannot ask ClickHouse which shard holds a partition; partition waits", "topic", topic, "partition", partition, "error", err)
-		if sleep(ctx, ls.all[0].sink.backoff(Classify(err), attempt)) != nil {
+		if sleep(ctx, ls.all[0].sink.backoff(classify(err), attempt)) != nil {
 			return nil, ctx.Err()
 		}
 	}
@@ -80,44 +78,44 @@ func (in *Ingester) laneOf(ctx context.Context, topic string, partition int) (*l
 
 func shardName(n int) string { return "shard " + strconv.Itoa(n) }
 
-// clusterLayout is what the data path needs to know of a ClickHouse cluster.
-type clusterLayout struct {
-	name           string                    // remote_servers name (clickhouse.cluster)
-	shardingKey    string                    // the Distributed tables' sharding key
-	local          func(table string) string // the local (per-shard) table of a logical table
-	viaDistributed bool                      // insert through the Distributed tables, synchronously
-}
-
 // clusterLanes makes one lane per shard of the cluster: a Sink over a connection to the
 // shard's replicas and an equal share of the in-flight budget, so that a shard that is down
 // holds at most its share while the others go on.
-func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, layout *clusterLayout) error {
-	shards, err := loadShards(ctx, in.conn, layout.name)
+func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, c *ClusterConfig) error {
+	if cols := shardingColumnsOutsidePartition(c.ShardingKey); len(cols) > 0 {
+		return fmt.Errorf("cluster %s: the sharding key %s uses %v, which spreads one Kafka partition over several shards; the ingester needs kafka_topic and kafka_partition only", c.Name, c.ShardingKey, cols)
+	}
+	shards, err := loadShards(ctx, in.conn, c.Name)
 	if err != nil {
 		return err
 	}
 	in.lanes = &lanes{byTopic: map[tp]*lane{},
-		placer: &placer{conns: []driver.Conn{in.conn}, cluster: layout.name, key: layout.shardingKey, slots: slotsOf(shards)}}
+		placer: &placer{conns: []driver.Conn{in.conn}, cluster: c.Name, key: c.ShardingKey, slots: slotsOf(shards)}}
 	share := max(in.cfg.Batch.MaxInflightBytes/len(shards), 1)
 	for _, sh := range shards {
-		chCfg := in.cfg.ClickHouse // the same TLS, user and timeouts as the main connection
-		chCfg.Addr = sh.replicas
-		conn, err := chconn.Open(ctx, chCfg, chconn.Options{MaxConns: 4})
+		conn, err := c.Connect(ctx, sh.replicas)
 		if err != nil {
 			_ = in.Close()
-			return fmt.Errorf("connect to shard %d of cluster %s (%v): %w", sh.num, layout.name, sh.replicas, err)
+			return fmt.Errorf("connect to shard %d of cluster %s (%v): %w", sh.num, c.Name, sh.replicas, err)
 		}
 		in.shardConns = append(in.shardConns, conn)
 		in.lanes.placer.conns = append(in.lanes.placer.conns, conn)
 		in.lanes.all = append(in.lanes.all, newLane(shardName(sh.num), sh.num,
-			sink.shardSink(conn, sh.num, layout.local, layout.viaDistributed), newBudget(share, in.m.InflightBytes)))
+			sink.shardSink(conn, sh.num, c.LocalTable, c.ViaDistributed), newBudget(share, in.m.InflightBytes)))
 	}
-	in.log.Info("writing to a ClickHouse cluster, one lane per shard", "cluster", layout.name, "shards", len(shards),
-		"via_distributed", layout.viaDistributed, "sharding_key", layout.shardingKey)
+	in.log.Info("writing to a ClickHouse cluster, one lane per shard", "cluster", c.Name, "shards", len(shards),
+		"via_distributed", c.ViaDistributed, "sharding_key", c.ShardingKey)
 	return nil
 }
 
-// layoutOf returns the cluster layout cfg configures, or nil for a single server.
-func layoutOf(cfg *config.Config) *clusterLayout {
-	return nil
+// shardingColumnsOutsidePartition returns the columns of key, among those a sharding key may
+// use, that vary within one Kafka partition.
+func shardingColumnsOutsidePartition(key string) []string {
+	var out []string
+	for _, col := range []string{"kafka_offset", "fingerprint"} {
+		if strings.Contains(key, col) {
+			out = append(out, col)
+		}
+	}
+	return out
 }

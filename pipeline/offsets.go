@@ -14,23 +14,32 @@ type tp struct {
 	partition int
 }
 
-func (in *Ingester) listEnds(ctx context.Context, parts []*partition) (map[tp]int64, error) {
+// admin asks Kafka about offsets: partitions' end and start offsets, and what the group
+// committed. It holds only what those calls need.
+type admin struct {
+	client  *kafka.Client
+	group   string
+	topics  []string // the configured topics, for endOffsets
+	brokers []string // named in errors
+}
+
+func (a *admin) listEnds(ctx context.Context, parts []*partition) (map[tp]int64, error) {
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, p := range parts {
 		req.Topics[p.topic] = append(req.Topics[p.topic], kafka.LastOffsetOf(int(p.id)))
 	}
-	return in.listOffsets(ctx, req)
+	return a.listOffsets(ctx, req)
 }
 
 // listOffsets answers req with each partition's end offset.
-func (in *Ingester) listOffsets(ctx context.Context, req *kafka.ListOffsetsRequest) (map[tp]int64, error) {
-	return in.listOffsetsOf(ctx, req, func(po kafka.PartitionOffsets) int64 { return po.LastOffset })
+func (a *admin) listOffsets(ctx context.Context, req *kafka.ListOffsetsRequest) (map[tp]int64, error) {
+	return a.listOffsetsOf(ctx, req, func(po kafka.PartitionOffsets) int64 { return po.LastOffset })
 }
 
 // listOffsetsOf answers req with the offset pick takes from each partition's answer;
 // partitions that answered with an error are left out.
-func (in *Ingester) listOffsetsOf(ctx context.Context, req *kafka.ListOffsetsRequest, pick func(kafka.PartitionOffsets) int64) (map[tp]int64, error) {
-	resp, err := in.client.ListOffsets(ctx, req)
+func (a *admin) listOffsetsOf(ctx context.Context, req *kafka.ListOffsetsRequest, pick func(kafka.PartitionOffsets) int64) (map[tp]int64, error) {
+	resp, err := a.client.ListOffsets(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -45,16 +54,16 @@ func (in *Ingester) listOffsetsOf(ctx context.Context, req *kafka.ListOffsetsReq
 	return out, nil
 }
 
-func (in *Ingester) groupCommitted(ctx context.Context, parts []*partition) (map[tp]int64, error) {
-	req := &kafka.OffsetFetchRequest{GroupID: in.cfg.Kafka.Group, Topics: map[string][]int{}}
+func (a *admin) groupCommitted(ctx context.Context, parts []*partition) (map[tp]int64, error) {
+	req := &kafka.OffsetFetchRequest{GroupID: a.group, Topics: map[string][]int{}}
 	for _, p := range parts {
 		req.Topics[p.topic] = append(req.Topics[p.topic], int(p.id))
 	}
-	return in.offsetFetch(ctx, req)
+	return a.offsetFetch(ctx, req)
 }
 
-func (in *Ingester) offsetFetch(ctx context.Context, req *kafka.OffsetFetchRequest) (map[tp]int64, error) {
-	resp, err := in.client.OffsetFetch(ctx, req)
+func (a *admin) offsetFetch(ctx context.Context, req *kafka.OffsetFetchRequest) (map[tp]int64, error) {
+	resp, err := a.client.OffsetFetch(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +88,10 @@ func (in *Ingester) offsetFetch(ctx context.Context, req *kafka.OffsetFetchReque
 // endOffsets returns the end offset of every partition of the configured topics that has
 // anything to read: a partition whose log start equals its end (never written, or emptied by
 // retention or DeleteRecords) is left out, as no commit will ever move its offset.
-func (in *Ingester) endOffsets(ctx context.Context) (map[tp]int64, error) {
-	meta, err := in.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics})
+func (a *admin) endOffsets(ctx context.Context) (map[tp]int64, error) {
+	meta, err := a.client.Metadata(ctx, &kafka.MetadataRequest{Topics: a.topics})
 	if err != nil {
-		return nil, fmt.Errorf("kafka metadata from %v: %w", in.cfg.Kafka.Brokers, err)
+		return nil, fmt.Errorf("kafka metadata from %v: %w", a.brokers, err)
 	}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, t := range meta.Topics {
@@ -93,13 +102,13 @@ func (in *Ingester) endOffsets(ctx context.Context) (map[tp]int64, error) {
 			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
 		}
 	}
-	ends, err := in.listOffsets(ctx, req)
+	ends, err := a.listOffsets(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("kafka end offsets from %v: %w", in.cfg.Kafka.Brokers, err)
+		return nil, fmt.Errorf("kafka end offsets from %v: %w", a.brokers, err)
 	}
-	starts, err := in.startOffsets(ctx, req)
+	starts, err := a.startOffsets(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("kafka start offsets from %v: %w", in.cfg.Kafka.Brokers, err)
+		return nil, fmt.Errorf("kafka start offsets from %v: %w", a.brokers, err)
 	}
 	for k, end := range ends {
 		if start, ok := starts[k]; ok && start >= end {
@@ -110,19 +119,19 @@ func (in *Ingester) endOffsets(ctx context.Context) (map[tp]int64, error) {
 }
 
 // startOffsets returns the log start offset of each partition of an end-offset request.
-func (in *Ingester) startOffsets(ctx context.Context, ends *kafka.ListOffsetsRequest) (map[tp]int64, error) {
+func (a *admin) startOffsets(ctx context.Context, ends *kafka.ListOffsetsRequest) (map[tp]int64, error) {
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for topic, parts := range ends.Topics {
 		for _, p := range parts {
 			req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(p.Partition))
 		}
 	}
-	return in.listOffsetsOf(ctx, req, func(po kafka.PartitionOffsets) int64 { return po.FirstOffset })
+	return a.listOffsetsOf(ctx, req, func(po kafka.PartitionOffsets) int64 { return po.FirstOffset })
 }
 
 // waitCaughtUp returns once the group's committed offsets reach ends everywhere.
-func (in *Ingester) waitCaughtUp(ctx context.Context, ends map[tp]int64) error {
-	req := &kafka.OffsetFetchRequest{GroupID: in.cfg.Kafka.Group, Topics: map[string][]int{}}
+func (a *admin) waitCaughtUp(ctx context.Context, ends map[tp]int64) error {
+	req := &kafka.OffsetFetchRequest{GroupID: a.group, Topics: map[string][]int{}}
 	for k, end := range ends {
 		if end > 0 {
 			req.Topics[k.topic] = append(req.Topics[k.topic], k.partition)
@@ -139,7 +148,7 @@ func (in *Ingester) waitCaughtUp(ctx context.Context, ends map[tp]int64) error {
 			return fmt.Errorf("drain interrupted: %w", ctx.Err())
 		case <-tick.C:
 		}
-		committed, err := in.offsetFetch(ctx, req)
+		committed, err := a.offsetFetch(ctx, req)
 		if err != nil {
 			continue
 		}

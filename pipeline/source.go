@@ -41,11 +41,11 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		for attempt := 0; ; attempt++ {
 			var err error
 			if fence {
-				err = l.sink.Fence(ctx, assigned)
+				err = l.sink.fence(ctx, assigned)
 			}
 			if err == nil {
 				var set *offsetSet
-				if set, err = l.sink.StoredOffsets(ctx, topic, p.id, from); err == nil {
+				if set, err = l.sink.storedOffsets(ctx, topic, p.id, from); err == nil {
 					return set, true
 				}
 			}
@@ -54,7 +54,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			}
 			in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
 			in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "shard", l.name, "error", err)
-			if sleep(ctx, l.sink.backoff(Classify(err), attempt)) != nil {
+			if sleep(ctx, l.sink.backoff(classify(err), attempt)) != nil {
 				return nil, false
 			}
 		}
@@ -95,7 +95,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			}
 			in.m.KafkaErrors.WithLabelValues("fetch").Inc()
 			in.log.Warn("fetch failed; retrying", "topic", topic, "partition", a.ID, "error", err)
-			if sleep(ctx, l.sink.backoff(ClassRetryable, attempt)) != nil {
+			if sleep(ctx, l.sink.backoff(classRetryable, attempt)) != nil {
 				return
 			}
 			attempt++
@@ -129,9 +129,9 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		}
 		switch {
 		case stored:
-			row.skipped, row.skipReason = true, SkipAlreadyStored
+			row.skipped, row.skipReason = true, skipAlreadyStored
 		case isTransactionMarker(msg.Key, msg.Value):
-			row.skipped, row.skipReason = true, SkipTransactionMarker
+			row.skipped, row.skipReason = true, skipTransactionMarker
 		default:
 			checkRow(in.checker, row, checkTime, msg.Time)
 			// What the message costs once decoded, beyond its bytes: a 64 KiB message of
@@ -165,7 +165,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 func (in *Ingester) release(p *partition, l *lane) {
 	trigger, wait := "revoke", in.cfg.Kafka.RebalanceTimeout/2
 	if in.shuttingDown.Load() {
-		trigger, wait = "shutdown", in.cfg.Ingest.ShutdownTimeout
+		trigger, wait = "shutdown", in.cfg.ShutdownTimeout
 	}
 	done := make(chan error, 1)
 	timer := time.NewTimer(wait)

@@ -118,11 +118,11 @@ func (s *offsetSet) len() int {
 // offset in it, so at most 1 MiB per partition, however much is stored past the commit.
 const skipWindow = 1 << 18
 
-// StoredOffsets returns what of topic/partition in [from, from+skipWindow) is already stored
+// storedOffsets returns what of topic/partition in [from, from+skipWindow) is already stored
 // (what a previous owner stored but did not commit), with each row's fingerprint, and
 // whether anything is stored past that window. It reads stored_offsets, sorted by the Kafka
 // coordinates, so the read is a primary-key range, not a scan of events and quarantine.
-func (s *Sink) StoredOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
+func (s *Sink) storedOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
 	from = max(from, 0)
 	until := from + s.window
 	where := " FROM `" + s.db + "`." + s.readTable[tableStoredOffsets] + " WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"

@@ -51,7 +51,7 @@ func (s *Sink) retryRead(ctx context.Context, table string, f func(context.Conte
 		if ctx.Err() != nil {
 			return fmt.Errorf("repair views of %s.%s: %w", s.db, table, ctx.Err())
 		}
-		class := Classify(err)
+		class := classify(err)
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
 		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 		wait := s.backoff(class, attempt)

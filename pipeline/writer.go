@@ -13,8 +13,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
@@ -31,8 +32,8 @@ type Sink struct {
 	conn  driver.Conn
 	db    string
 	log   *slog.Logger
-	m     *metrics.Ingest
-	retry config.Retry
+	m     *writerMetrics
+	retry RetryConfig
 	// dedupToken: the server knows insert_deduplication_token (22.2+), so a retried block is
 	// also deduplicated by the server where the table has a deduplication window.
 	dedupToken bool
@@ -68,15 +69,21 @@ type Sink struct {
 	rollupTable string
 }
 
-// NewSink returns a Sink writing into database over conn.
-// Every insert attempt and read-back gets insertTimeout.
-func NewSink(ctx context.Context, conn driver.Conn, database string, retry config.Retry, insertTimeout time.Duration, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
-	if err := schema.ValidateDatabase(database); err != nil {
+// NewSink returns a Sink writing into cfg.Database over conn.
+// Every insert attempt and read-back gets cfg.InsertTimeout.
+// Its metrics are created on reg.
+func NewSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, reg prometheus.Registerer, log *slog.Logger) (*Sink, error) {
+	return newSink(ctx, conn, cfg, newWriterMetrics(reg), log)
+}
+
+// newSink is NewSink counting into m, which several sinks of one ingester may share.
+func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerMetrics, log *slog.Logger) (*Sink, error) {
+	if err := schema.ValidateDatabase(cfg.Database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, timeout: insertTimeout, window: skipWindow, insertSQL: map[string]string{
-		tableEvents:     insertStatement(database, tableEvents, eventColumns),
-		tableQuarantine: insertStatement(database, tableQuarantine, quarantineColumns),
+	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
+		tableEvents:     insertStatement(cfg.Database, tableEvents, eventColumns),
+		tableQuarantine: insertStatement(cfg.Database, tableQuarantine, quarantineColumns),
 	}, readTable: map[string]string{
 		tableEvents: tableEvents, tableQuarantine: tableQuarantine, tableStoredOffsets: tableStoredOffsets,
 	}}
@@ -84,6 +91,59 @@ func NewSink(ctx context.Context, conn driver.Conn, database string, retry confi
 		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)
 	}
 	return s, nil
+}
+
+// writerMetrics are the table writer's metrics.
+type writerMetrics struct {
+	BatchRows      *prometheus.HistogramVec
+	BatchBytes     *prometheus.HistogramVec
+	InsertDuration *prometheus.HistogramVec
+	InsertErrors   *prometheus.CounterVec
+	InsertRetries  *prometheus.CounterVec
+	RetryCauses    *prometheus.CounterVec
+	ViewsRepaired  *prometheus.CounterVec
+	RowsStored     *prometheus.CounterVec
+}
+
+// newWriterMetrics creates the writer's metrics on reg, each table and error class at zero.
+func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
+	f := promauto.With(reg)
+	histogramVec := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+		return f.NewHistogramVec(prometheus.HistogramOpts{Namespace: metrics.Namespace, Name: name, Help: help, Buckets: buckets}, labels)
+	}
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return f.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: name, Help: help}, labels)
+	}
+	m := &writerMetrics{
+		BatchRows: histogramVec("batch_rows", "Rows per insert, by table.",
+			prometheus.ExponentialBuckets(1, 4, 10), "table"),
+		BatchBytes: histogramVec("batch_bytes", "Message bytes per insert, by table.",
+			prometheus.ExponentialBuckets(1024, 4, 10), "table"),
+		InsertDuration: histogramVec("insert_duration_seconds", "Duration of successful inserts, by table.",
+			prometheus.ExponentialBuckets(0.001, 2.5, 12), "table"),
+		InsertErrors: counterVec("insert_errors_total",
+			"Failed insert attempts, by table and class (retryable, data, fatal).", "table", "class"),
+		InsertRetries: counterVec("insert_retries_total",
+			"Insert attempts repeated after an error, by table and class.", "table", "class"),
+		RetryCauses: counterVec("insert_retry_causes_total",
+			"Insert attempts repeated after a retryable error, by table and cause (connection, timeout, replica_readonly, zookeeper, shard_unavailable, too_many_parts, memory, other).", "table", "cause"),
+		ViewsRepaired: counterVec("views_repaired_total",
+			"Blocks that landed in a Replicated table while the insert failed, whose views (stored_offsets, the rollup) the ingester wrote itself, by table.", "table"),
+		RowsStored: counterVec("rows_stored_total",
+			"Rows written to ClickHouse, by table.", "table"),
+	}
+	for _, tbl := range []string{tableEvents, tableQuarantine} {
+		m.RowsStored.WithLabelValues(tbl)
+		m.ViewsRepaired.WithLabelValues(tbl)
+		for _, c := range retryCauses {
+			m.RetryCauses.WithLabelValues(tbl, c)
+		}
+		for _, c := range []errorClass{classRetryable, classData, classFatal} {
+			m.InsertErrors.WithLabelValues(tbl, string(c))
+			m.InsertRetries.WithLabelValues(tbl, string(c))
+		}
+	}
+	return m
 }
 
 func insertStatement(db, table string, cols []string) string {
@@ -128,9 +188,9 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		if ctx.Err() != nil {
 			return fmt.Errorf("insert into %s.%s: %w", s.db, table, ctx.Err())
 		}
-		class := Classify(err)
+		class := classify(err)
 		s.m.InsertErrors.WithLabelValues(table, string(class)).Inc()
-		if class == ClassFatal {
+		if class == classFatal {
 			s.fatal.Store(&err)
 		}
 		// Whatever the error, some rows may have landed (a lost reply, a failing view):
@@ -139,7 +199,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		if verr != nil {
 			return verr
 		}
-		if s.replicated && class == ClassRetryable && len(landed) == len(rows) {
+		if s.replicated && class == classRetryable && len(landed) == len(rows) {
 			// Every row is in the table; only its views may lack the block.
 			if err := w.repairViews(ctx, table, rows, id); err != nil {
 				return err
@@ -147,7 +207,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 			w.stored(table, rows)
 			return nil
 		}
-		if s.replicated && class == ClassRetryable {
+		if s.replicated && class == classRetryable {
 			// A Replicated table: send the very same block again (same rows, same insert
 			// id). What of it landed is dropped as a duplicate block, and the views (the
 			// rollup, stored_offsets), which an insert that failed after its parts were
@@ -188,7 +248,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 				return nil
 			}
 		}
-		if class == ClassData && table == tableEvents {
+		if class == classData && table == tableEvents {
 			if len(rows) == 1 {
 				r := rows[0]
 				s.log.Warn("ClickHouse refused an event; storing it in quarantine",
@@ -309,7 +369,7 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("check insert into %s.%s: %w", s.db, table, ctx.Err())
 		}
-		class := Classify(err)
+		class := classify(err)
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
 		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 		wait := s.backoff(class, attempt)
@@ -378,7 +438,7 @@ func (s *Sink) fatalError() error {
 }
 
 // insertQueryPrefix starts the query id of every insert attempt: the server's
-// system.processes then tells which inserts are still running (see Sink.Fence).
+// system.processes then tells which inserts are still running (see Sink.fence).
 const insertQueryPrefix = "faultline-insert-"
 
 func insertQueryID(id uint64) string { return insertQueryPrefix + strconv.FormatUint(id, 16) }
@@ -400,12 +460,12 @@ func (s *Sink) waitQueriesGone(ctx context.Context, where string, args ...any) e
 	}
 }
 
-// Fence returns once every insert attempt of any faultline ingester on this server that
+// fence returns once every insert attempt of any faultline ingester on this server that
 // began before since (a partition's assignment) has ended. A member that gave the partition
 // up, or was thrown out of the group while an attempt hung, could otherwise land rows after
 // the new owner read what is stored, and they would be stored twice. Inserts begun after
 // since cannot carry the partition's rows: its previous owner marked it abandoned first.
-func (s *Sink) Fence(ctx context.Context, since time.Time) error {
+func (s *Sink) fence(ctx context.Context, since time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	// elapsed is the server's own clock of each query; comparing durations needs no clock
