@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -74,22 +75,39 @@ func (c Cluster) Validate() error {
 	if !c.Enabled() {
 		return nil
 	}
-	if !identRE.MatchString(c.Name) {
-		return fmt.Errorf("cluster name %q must match %s", c.Name, identRE)
+	if err := ValidateClusterName(c.Name); err != nil {
+		return err
 	}
-	if !zkPathRE.MatchString(c.ZKPath) {
-		return fmt.Errorf("ZooKeeper path %q must be an absolute path of letters, digits, '_', '.', '-' (no macros; {shard} is added)", c.ZKPath)
+	if err := ValidateZKPath(c.ZKPath); err != nil {
+		return err
 	}
-	if len(c.ShardingKey) == 0 {
+	return ValidateShardingKey(c.ShardingKey)
+}
+
+// ValidateClusterName accepts a remote_servers name that is a plain identifier.
+func ValidateClusterName(name string) error {
+	if !identRE.MatchString(name) {
+		return fmt.Errorf("cluster name %q must match %s", name, identRE)
+	}
+	return nil
+}
+
+// ValidateZKPath accepts an absolute ZooKeeper path without macros or quotes.
+func ValidateZKPath(p string) error {
+	if !zkPathRE.MatchString(p) {
+		return fmt.Errorf("ZooKeeper path %q must be an absolute path of letters, digits, '_', '.', '-' (no macros: /{shard}/<database>/<table> is added)", p)
+	}
+	return nil
+}
+
+// ValidateShardingKey accepts distinct columns out of ShardingColumns.
+func ValidateShardingKey(cols []string) error {
+	if len(cols) == 0 {
 		return fmt.Errorf("sharding key is empty; the default is %s", strings.Join(DefaultShardingKey(), ","))
 	}
 	seen := map[string]bool{}
-	for _, col := range c.ShardingKey {
-		ok := false
-		for _, k := range ShardingColumns {
-			ok = ok || col == k
-		}
-		if !ok {
+	for _, col := range cols {
+		if !slices.Contains(ShardingColumns, col) {
 			return fmt.Errorf("sharding key column %q is not one of %s", col, strings.Join(ShardingColumns, ", "))
 		}
 		if seen[col] {
