@@ -10,40 +10,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-func TestEveryKnownLabelExportedAtZero(t *testing.T) {
+func TestInfoGaugesAreSet(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	types := []CatalogType{{"billing_not_verified", "billing", "400"}, {"invalid_email", "email", "400"}}
-	m := NewIngest(reg, types, []string{"too_large", "not_json_object"}, []string{"unknown_error_type"}, "c1-abc", 3)
-	if got := testutil.CollectAndCount(m.Events); got != len(types)*len(Environments) {
-		t.Fatalf("events_total series = %d, want %d", got, len(types)*len(Environments))
-	}
-	if v := testutil.ToFloat64(m.Events.WithLabelValues("billing_not_verified", "billing", "live", "400")); v != 0 {
-		t.Fatalf("want zero, got %v", v)
-	}
-	if got := testutil.CollectAndCount(m.Rejected); got != 2 {
-		t.Fatalf("rejected_total series = %d", got)
-	}
-	if got := testutil.CollectAndCount(m.InsertErrors); got != len(Tables)*len(ErrorClasses) {
-		t.Fatalf("insert_errors_total series = %d", got)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
+	NewInfo(reg, "c1-abc", 7)
+	want := `
+# HELP faultline_catalog_info The catalog in use: 1 with its version and size.
+# TYPE faultline_catalog_info gauge
+faultline_catalog_info{entries="7",version="c1-abc"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "faultline_catalog_info"); err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		name := mf.GetName()
-		if !strings.HasPrefix(name, "faultline_") {
-			t.Errorf("%s lacks the faultline_ prefix", name)
-		}
-		if mf.GetType().String() == "COUNTER" && !strings.HasSuffix(name, "_total") {
-			t.Errorf("counter %s must end in _total", name)
-		}
+	if n, err := testutil.GatherAndCount(reg, "faultline_build_info"); err != nil || n != 1 {
+		t.Fatalf("build_info series = %d, %v; want 1", n, err)
 	}
 }
 
 func TestUnknownTypesAreBounded(t *testing.T) {
 	var evicted []string
-	u := newUnknownTypes(2, func(n string) { evicted = append(evicted, n) })
+	u := NewUnknownTypes(2, func(n string) { evicted = append(evicted, n) })
 	t0 := time.Unix(1_700_000_000, 0)
 	cases := []struct {
 		in   string
@@ -65,7 +50,7 @@ func TestUnknownTypesAreBounded(t *testing.T) {
 	if fmt.Sprint(evicted) != "[b a]" {
 		t.Errorf("evicted %v, want [b a]", evicted)
 	}
-	if got := newUnknownTypes(0, nil).Label("x", t0); got != OtherUnknown {
+	if got := NewUnknownTypes(0, nil).Label("x", t0); got != OtherUnknown {
 		t.Errorf("with max 0 every unknown type is %s, got %q", OtherUnknown, got)
 	}
 }

@@ -1,21 +1,30 @@
 // Package pipeline is faultline's ingester: a chain of small steps from Kafka to ClickHouse.
+// Each file is one step of the data path, in the order a message meets them:
 //
-//	source (ingester.go)  one goroutine per owned partition fences inserts begun before its
-//	                      assignment, reads messages, takes their bytes (and, once decoded,
-//	                      their decoded cost) from the in-flight budget (budget.go), skips
-//	                      transaction markers and what is already stored with the same
-//	                      fingerprint (skip.go, read window by window from stored_offsets),
-//	                      and checks and enriches each one (package event; row.go keeps
-//	                      times a DateTime column cannot hold away from clickhouse-go)
-//	batcher (ingester.go) one goroutine gathers rows into a Batch until rows, bytes or age say
-//	                      flush, or a partition revoke or shutdown asks for it
-//	sink (sink.go)        one goroutine commits each Batch to ClickHouse: events, then
-//	                      quarantine, each attempt under batch.insert_timeout, read back
-//	                      once the server is done with it before any retry, retrying by
-//	                      error class (classify.go) and isolating rows the server or the
-//	                      client library refuses
-//	commit (ingester.go)  only then are the batch's Kafka offsets committed, the offset ledger
-//	                      advanced (ledger.go) and the bytes returned to the budget
+//	source.go    one goroutine per owned partition fences inserts begun before its assignment,
+//	             reads messages, takes their bytes (and, once decoded, their decoded cost)
+//	             from the in-flight budget (budget.go), skips transaction markers and what is
+//	             already stored with the same fingerprint (stored.go), and checks and enriches
+//	             each one (package event; row.go turns a message into a Row and keeps times a
+//	             DateTime column cannot hold away from clickhouse-go)
+//	stored.go    what a previous owner stored past the committed offset: the skip read from
+//	             stored_offsets, window by window, kept as runs of offsets with fingerprints
+//	batcher.go   one goroutine gathers rows into a Batch until rows, bytes or age say flush,
+//	             or a partition revoke or shutdown asks for it
+//	batch.go     the Batch (Append, then Commit or Rollback) and its column encoding
+//	writer.go    the table writer (Sink): events, then quarantine, each attempt under
+//	             batch.insert_timeout, read back once the server is done with it before any
+//	             retry, isolating rows the server or the client library refuses; fence
+//	retry.go     the error classes (retryable, data, fatal) and the backoff between attempts
+//	commit.go    up to batch.inserts batches stored at once; in seal order, each stored
+//	             batch's Kafka offsets are committed, the offset ledger advanced (ledger.go)
+//	             and its bytes returned to the budget
+//	lag.go       the lag watcher: lag gauges, and the ledger checked against Kafka's commits
+//	offsets.go   Kafka admin calls: end and start offsets, the group's committed offsets
+//	ingester.go  New, Run (the consumer group and the stages' goroutines), Ready, Summary
+//	config.go    the pipeline's own Config (cmd/ingest builds it from config.Config)
+//	metrics.go   the ingester's metrics, built by newMetrics from the registry New is given
+//	             (the writer's are in writer.go: a Sink also runs alone, in ingest requeue)
 //
 // Acknowledgements flow backwards: a Kafka offset is committed only after every message at
 // or below it is stored in events or quarantine. See README.md "Exactly once" for why a

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -96,70 +95,53 @@ func (h *harness) produceRaw(values ...string) {
 	}
 }
 
-// config returns a config for an ingester of group against the harness, with test-speed
-// timeouts.
-func (h *harness) config(group string) *config.Config {
-	h.t.Helper()
-	cfg, err := config.Load("")
-	if err != nil {
-		h.t.Fatal(err)
+// config returns a config for an ingester of group against the harness: the defaults of
+// config.yaml, with test-speed timeouts and smaller batches.
+func (h *harness) config(group string) *Config {
+	return &Config{
+		Kafka: KafkaConfig{
+			Brokers: []string{h.broker}, Topics: []string{h.topic}, Group: group, StartOffset: "earliest",
+			SessionTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 6 * time.Second,
+			MinFetchBytes: 1, MaxFetchBytes: 10 << 20, MaxWait: 200 * time.Millisecond,
+		},
+		Batch: BatchConfig{MaxRows: 5000, MaxBytes: 32 << 20, MaxAge: 200 * time.Millisecond, MaxInflightBytes: 64 << 20, Inserts: 1},
+		Writer: WriterConfig{Database: h.ch.Database, InsertTimeout: 2 * time.Second,
+			Retry: RetryConfig{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, FatalBackoff: 500 * time.Millisecond}},
+		ShutdownTimeout: 20 * time.Second,
+		Metrics:         MetricsConfig{CatalogTypes: metrics.CatalogTypes(h.cat), MaxUnknownErrorTypes: 50},
 	}
-	cfg.Kafka.Brokers = []string{h.broker}
-	cfg.Kafka.Topics = []string{h.topic}
-	cfg.Kafka.Group = group
-	cfg.Kafka.SessionTimeout = 3 * time.Second
-	cfg.Kafka.HeartbeatInterval = 300 * time.Millisecond
-	cfg.Kafka.RebalanceTimeout = 6 * time.Second
-	cfg.Batch.InsertTimeout = 2 * time.Second
-	cfg.Kafka.MaxWait = 200 * time.Millisecond
-	cfg.ClickHouse.Addr = []string{h.ch.Addr}
-	cfg.ClickHouse.Database = h.ch.Database
-	cfg.Batch.MaxRows = 5000
-	cfg.Batch.MaxAge = 200 * time.Millisecond
-	cfg.Retry.InitialBackoff = 20 * time.Millisecond
-	cfg.Retry.MaxBackoff = 500 * time.Millisecond
-	cfg.Retry.FatalBackoff = 500 * time.Millisecond
-	cfg.Ingest.ShutdownTimeout = 20 * time.Second
-	return cfg
 }
 
 // instance is one in-process ingester with its own metrics registry.
 type instance struct {
 	in  *Ingester
 	reg *prometheus.Registry
-	m   *metrics.Ingest
+	m   testMetrics
 }
 
-func (h *harness) newIngester(cfg *config.Config) *instance {
+// testMetrics are an ingester's metrics, its writer's included.
+type testMetrics struct {
+	*ingestMetrics
+	*writerMetrics
+}
+
+func (h *harness) newIngester(cfg *Config) *instance {
 	h.t.Helper()
 	reg := prometheus.NewRegistry()
-	var types []metrics.CatalogType
-	for _, e := range h.cat.Entries() {
-		types = append(types, metrics.CatalogType{ErrorType: e.ErrorType, Category: e.Category, StatusCode: strconv.Itoa(e.StatusCode)})
-	}
-	var reasons, flags []string
-	for _, r := range event.AllReasons() {
-		reasons = append(reasons, string(r))
-	}
-	reasons = append(reasons, Reasons()...)
-	for _, f := range event.AllFlags() {
-		flags = append(flags, f.String())
-	}
-	m := metrics.NewIngest(reg, types, reasons, flags, h.cat.Version(), cfg.Metrics.MaxUnknownErrorTypes)
-	checker := event.NewChecker(h.cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
+	checker := event.NewChecker(h.cat, event.Options{}) // the defaults
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	kc, err := kafkaconn.New(cfg.Kafka)
+	kc, err := kafkaconn.New(config.Kafka{Brokers: cfg.Kafka.Brokers})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	in, err := New(cfg, checker, h.ch.Conn, kc, m, log)
+	in, err := New(*cfg, checker, h.ch.Conn, kc, reg, log)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return &instance{in: in, reg: reg, m: m}
+	return &instance{in: in, reg: reg, m: testMetrics{in.m, in.sink.m}}
 }
 
 // drain runs an ingester of group until it has caught up.

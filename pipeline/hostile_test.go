@@ -14,10 +14,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/internal/testenv"
-	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
 
@@ -75,12 +73,12 @@ func TestUnstorableTimesDoNotStopThePipeline(t *testing.T) {
 	}
 }
 
-// Fence waits for insert attempts begun before the assignment to end on the server, and
+// fence waits for insert attempts begun before the assignment to end on the server, and
 // does not wait for ones begun after it.
 func TestFenceWaitsForEarlierInserts(t *testing.T) {
 	ch := testenv.ClickHouse(t)
-	s, err := NewSink(context.Background(), ch.Conn, ch.Database, config.Retry{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, FatalBackoff: time.Millisecond},
-		10*time.Second, metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := NewSink(context.Background(), ch.Conn, WriterConfig{Database: ch.Database, InsertTimeout: 10 * time.Second, Retry: RetryConfig{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, FatalBackoff: time.Millisecond}},
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +98,7 @@ func TestFenceWaitsForEarlierInserts(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	assigned := time.Now()
 	start := time.Now()
-	if err := s.Fence(context.Background(), assigned); err != nil {
+	if err := s.fence(context.Background(), assigned); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -109,18 +107,18 @@ func TestFenceWaitsForEarlierInserts(t *testing.T) {
 			t.Fatal(err)
 		}
 	default:
-		t.Fatalf("Fence returned after %s while an earlier insert still ran", time.Since(start))
+		t.Fatalf("fence returned after %s while an earlier insert still ran", time.Since(start))
 	}
 
 	assigned = time.Now()
 	time.Sleep(700 * time.Millisecond)
 	late := running(rand.Uint64())
-	if err := s.Fence(context.Background(), assigned); err != nil {
+	if err := s.fence(context.Background(), assigned); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-late:
-		t.Fatal("Fence waited for an insert begun after the assignment")
+		t.Fatal("fence waited for an insert begun after the assignment")
 	default:
 	}
 	<-late
@@ -142,8 +140,8 @@ func TestInsertIntoHungServerHasADeadline(t *testing.T) {
 	if _, err := schema.Migrate(ctx, schema.Native(conn), "hung"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSink(ctx, conn, "hung", config.Retry{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, FatalBackoff: 50 * time.Millisecond},
-		time.Second, metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := NewSink(ctx, conn, WriterConfig{Database: "hung", InsertTimeout: time.Second, Retry: RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, FatalBackoff: 50 * time.Millisecond}},
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,8 +158,8 @@ func TestInsertIntoHungServerHasADeadline(t *testing.T) {
 	go func() { done <- s.insert(ctx, tableEvents, []*Row{row}, 7, time.Now().UTC().Truncate(time.Second)) }()
 	select {
 	case err := <-done:
-		if err == nil || Classify(err) != ClassRetryable {
-			t.Fatalf("insert into a hung server: %v (class %s), want a retryable error", err, Classify(err))
+		if err == nil || classify(err) != classRetryable {
+			t.Fatalf("insert into a hung server: %v (class %s), want a retryable error", err, classify(err))
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("insert into a hung server did not end within 30 s with a 1 s deadline")

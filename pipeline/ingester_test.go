@@ -103,7 +103,7 @@ func TestStoredOffsetsAreReadInWindows(t *testing.T) {
 	h.drain("windows-first")
 	inst := h.newIngester(h.config("windows-second"))
 	inst.in.sink.window = 500
-	set, err := inst.in.sink.StoredOffsets(context.Background(), h.topic, 0, 0)
+	set, err := inst.in.sink.storedOffsets(context.Background(), h.topic, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestShutdownEndsWithClickHouseAndBrokerGone(t *testing.T) {
 	h := &harness{t: t, broker: b.Addr, topic: "api-errors", ch: &testenv.CH{Addr: srv.Addr, Database: "shut", Conn: conn}, cat: mustCatalog(t), written: loadgen.NewExpected()}
 
 	cfg := h.config("shutdown")
-	cfg.Ingest.ShutdownTimeout = 2 * time.Second
+	cfg.ShutdownTimeout = 2 * time.Second
 	cfg.Batch.MaxRows = 200
 	inst := h.newIngester(cfg)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -241,7 +241,7 @@ func TestShutdownEndsWithClickHouseAndBrokerGone(t *testing.T) {
 	start := time.Now()
 	select {
 	case <-done:
-	case <-time.After(cfg.Ingest.ShutdownTimeout + LeaveGrace + 20*time.Second):
+	case <-time.After(cfg.ShutdownTimeout + LeaveGrace + 20*time.Second):
 		t.Fatalf("Run still running %s after cancel", time.Since(start).Round(time.Second))
 	}
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/faultline/faultline/metrics"
 )
 
 // partition is the state of one owned partition for one consumer-group generation. Its
@@ -37,12 +35,12 @@ type partition struct {
 
 // ledger tracks the partitions this ingester owns.
 type ledger struct {
-	m     *metrics.Ingest
+	m     *ingestMetrics
 	mu    sync.Mutex
 	owned map[*partition]struct{}
 }
 
-func newLedger(m *metrics.Ingest) *ledger {
+func newLedger(m *ingestMetrics) *ledger {
 	return &ledger{m: m, owned: map[*partition]struct{}{}}
 }
 

@@ -19,13 +19,13 @@ const (
 )
 
 // Reasons a message is read but not stored (faultline_messages_skipped_total{reason}, whose
-// values metrics.SkipReasons exports at zero).
+// all exported at zero).
 const (
-	// SkipAlreadyStored: an earlier owner stored it without committing its offset.
-	SkipAlreadyStored = "already_stored"
-	// SkipTransactionMarker: a transaction's commit or abort marker, which kafka-go v0.4.51
+	// skipAlreadyStored: an earlier owner stored it without committing its offset.
+	skipAlreadyStored = "already_stored"
+	// skipTransactionMarker: a transaction's commit or abort marker, which kafka-go v0.4.51
 	// hands out as an ordinary record.
-	SkipTransactionMarker = "transaction_marker"
+	skipTransactionMarker = "transaction_marker"
 )
 
 // isTransactionMarker reports whether a record is a Kafka control record marking the end of
@@ -37,9 +37,6 @@ func isTransactionMarker(key, value []byte) bool {
 	return len(key) == 4 && key[0] == 0 && key[1] == 0 && key[2] == 0 && key[3] <= 1 &&
 		len(value) == 6 && value[0] == 0 && value[1] == 0
 }
-
-// Reasons are the quarantine reasons the pipeline itself adds, for metrics.
-func Reasons() []string { return []string{ReasonServerRejected, ReasonClientRejected} }
 
 // unknownKafkaTime is what kafka_time holds for a record whose own timestamp a DateTime
 // column cannot hold (0, -1, microseconds): 1970-01-01, never a value clickhouse-go refuses.
@@ -102,7 +99,7 @@ type Row struct {
 
 	part         *partition // the owning partition's state; nil in tests of the sink alone
 	skipped      bool       // not stored: already stored by an earlier owner, or a marker
-	skipReason   string     // why skipped: SkipAlreadyStored or SkipTransactionMarker
+	skipReason   string     // why skipped: skipAlreadyStored or skipTransactionMarker
 	badKafkaTime bool       // the record's timestamp cannot be stored; KafkaTime is 1970
 	fingerprint  uint64     // of key, value and record time: see fingerprint
 	charged      int        // bytes taken from the in-flight budget for this row

@@ -18,13 +18,8 @@ import (
 // faultline_events_total under metrics.MaxEventSeries (slot reclaim is tested in metrics).
 func TestEventSeriesStayBoundedUnderAFlood(t *testing.T) {
 	cat := mustCatalog(t)
-	var types []metrics.CatalogType
-	for _, e := range cat.Entries() {
-		types = append(types, metrics.CatalogType{ErrorType: e.ErrorType, Category: e.Category, StatusCode: strconv.Itoa(e.StatusCode)})
-	}
 	const maxUnknown = 50
-	reg := prometheus.NewRegistry()
-	m := metrics.NewIngest(reg, types, nil, nil, cat.Version(), maxUnknown)
+	m := newMetrics(prometheus.NewRegistry(), MetricsConfig{CatalogTypes: metrics.CatalogTypes(cat), MaxUnknownErrorTypes: maxUnknown})
 	in := &Ingester{m: m, flags: event.AllFlags()}
 	checker := event.NewChecker(cat, event.Options{})
 	r := rand.New(rand.NewPCG(8, 8))

@@ -12,9 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/internal/testenv"
-	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
 
@@ -49,8 +47,8 @@ func BenchmarkSkipReadAtAssignment(b *testing.B) {
 		b.Logf("optimize: %v", err)
 	}
 	b.Logf("%d stored offsets in %s", n, time.Since(start).Round(time.Millisecond))
-	s, err := NewSink(ctx, conn, "bench", config.Retry{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, FatalBackoff: time.Millisecond},
-		time.Minute, metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, "v", 1), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := NewSink(ctx, conn, WriterConfig{Database: "bench", InsertTimeout: time.Minute, Retry: RetryConfig{InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, FatalBackoff: time.Millisecond}},
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,10 +59,10 @@ func BenchmarkSkipReadAtAssignment(b *testing.B) {
 		b.Run(sc.name, func(b *testing.B) {
 			held := 0
 			for i := 0; i < b.N; i++ {
-				if err := s.Fence(ctx, time.Now()); err != nil {
+				if err := s.fence(ctx, time.Now()); err != nil {
 					b.Fatal(err)
 				}
-				set, err := s.StoredOffsets(ctx, "api-errors", 0, sc.from)
+				set, err := s.storedOffsets(ctx, "api-errors", 0, sc.from)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -47,7 +47,7 @@ func TestTransactionMarkersAreSkipped(t *testing.T) {
 	if sum.Markers != 5 {
 		t.Fatalf("summary %+v: %d markers skipped, want 5 (one per transaction)", sum, sum.Markers)
 	}
-	if got := testutil.ToFloat64(inst.m.Skipped.WithLabelValues(SkipTransactionMarker)); got != 5 {
+	if got := testutil.ToFloat64(inst.m.Skipped.WithLabelValues(skipTransactionMarker)); got != 5 {
 		t.Fatalf("messages_skipped_total{reason=transaction_marker} = %v, want 5", got)
 	}
 	db := h.ch.Database

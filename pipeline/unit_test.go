@@ -13,8 +13,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/faultline/faultline/config"
 )
 
 func TestClassify(t *testing.T) {
@@ -24,32 +22,32 @@ func TestClassify(t *testing.T) {
 	cases := []struct {
 		name string
 		err  error
-		want ErrorClass
+		want errorClass
 	}{
-		{"too many parts", exc(252, "Too many parts (300). Merges are processing significantly slower than inserts"), ClassRetryable},
-		{"too many partitions in one block", exc(252, "Too many partitions for single INSERT block (more than 100)"), ClassData},
-		{"memory limit", exc(241, "Memory limit (total) exceeded"), ClassRetryable},
-		{"timeout", exc(159, "Timeout exceeded"), ClassRetryable},
-		{"unknown table", exc(60, "Table faultline.events doesn't exist"), ClassFatal},
-		{"unknown database", exc(81, "Database faultline doesn't exist"), ClassFatal},
-		{"wrong password", exc(193, "Wrong password for user default"), ClassFatal},
-		{"authentication", exc(516, "Authentication failed"), ClassFatal},
-		{"readonly user", exc(164, "Cannot execute query in readonly mode"), ClassFatal},
-		{"throwIf check column", exc(395, "Value passed to 'throwIf' function is non zero"), ClassData},
-		{"constraint", exc(469, "Constraint c violated"), ClassData},
-		{"type mismatch", exc(53, "Type mismatch"), ClassData},
-		{"connection refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, ClassRetryable},
-		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), ClassRetryable},
-		{"eof", io.EOF, ClassRetryable},
-		{"deadline", context.DeadlineExceeded, ClassRetryable},
-		{"acquire timeout", clickhouse.ErrAcquireConnTimeout, ClassRetryable},
-		{"anything else", errors.New("something odd"), ClassRetryable},
-		{"client refused a value", fmt.Errorf("insert: %w", &encodeError{column: "event_time", err: errors.New("dateTime overflow")}), ClassData},
+		{"too many parts", exc(252, "Too many parts (300). Merges are processing significantly slower than inserts"), classRetryable},
+		{"too many partitions in one block", exc(252, "Too many partitions for single INSERT block (more than 100)"), classData},
+		{"memory limit", exc(241, "Memory limit (total) exceeded"), classRetryable},
+		{"timeout", exc(159, "Timeout exceeded"), classRetryable},
+		{"unknown table", exc(60, "Table faultline.events doesn't exist"), classFatal},
+		{"unknown database", exc(81, "Database faultline doesn't exist"), classFatal},
+		{"wrong password", exc(193, "Wrong password for user default"), classFatal},
+		{"authentication", exc(516, "Authentication failed"), classFatal},
+		{"readonly user", exc(164, "Cannot execute query in readonly mode"), classFatal},
+		{"throwIf check column", exc(395, "Value passed to 'throwIf' function is non zero"), classData},
+		{"constraint", exc(469, "Constraint c violated"), classData},
+		{"type mismatch", exc(53, "Type mismatch"), classData},
+		{"connection refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, classRetryable},
+		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), classRetryable},
+		{"eof", io.EOF, classRetryable},
+		{"deadline", context.DeadlineExceeded, classRetryable},
+		{"acquire timeout", clickhouse.ErrAcquireConnTimeout, classRetryable},
+		{"anything else", errors.New("something odd"), classRetryable},
+		{"client refused a value", fmt.Errorf("insert: %w", &encodeError{column: "event_time", err: errors.New("dateTime overflow")}), classData},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Classify(tc.err); got != tc.want {
-				t.Fatalf("Classify(%v) = %s, want %s", tc.err, got, tc.want)
+			if got := classify(tc.err); got != tc.want {
+				t.Fatalf("classify(%v) = %s, want %s", tc.err, got, tc.want)
 			}
 		})
 	}
@@ -175,9 +173,9 @@ func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
 }
 
 func TestBackoffIsCappedAndJittered(t *testing.T) {
-	s := &Sink{retry: config.Retry{InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, FatalBackoff: 30 * time.Second}}
+	s := &Sink{retry: RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, FatalBackoff: 30 * time.Second}}
 	for attempt := 0; attempt < 20; attempt++ {
-		d := s.backoff(ClassRetryable, attempt)
+		d := s.backoff(classRetryable, attempt)
 		ceiling := min(100*time.Millisecond<<attempt, time.Second)
 		if attempt > 10 {
 			ceiling = time.Second
@@ -186,7 +184,7 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 			t.Fatalf("attempt %d: backoff %s outside [%s, %s]", attempt, d, ceiling/2, ceiling)
 		}
 	}
-	if d := s.backoff(ClassFatal, 0); d != 30*time.Second {
+	if d := s.backoff(classFatal, 0); d != 30*time.Second {
 		t.Fatalf("fatal backoff %s", d)
 	}
 }
@@ -195,7 +193,7 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 // answer each waiter once and let the batcher end (it used to answer twice and hang).
 func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
 	in := &Ingester{
-		cfg:     &config.Config{Batch: config.Batch{MaxAge: time.Second, MaxRows: 10, MaxBytes: 1 << 20}},
+		cfg:     Config{Batch: BatchConfig{MaxAge: time.Second, MaxRows: 10, MaxBytes: 1 << 20}},
 		sink:    &Sink{},
 		budget:  newBudget(1<<20, nil),
 		items:   make(chan item, 1),

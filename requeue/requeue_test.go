@@ -12,10 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faultline/faultline/catalog"
-	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/internal/testenv"
-	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
 	"github.com/faultline/faultline/requeue"
 	"github.com/faultline/faultline/schema"
@@ -37,8 +35,7 @@ func TestRequeueMovesExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	checker := event.NewChecker(cat, event.Options{MaxMessageBytes: 64 << 10})
-	m := metrics.NewIngest(prometheus.NewRegistry(), nil, nil, nil, cat.Version(), 10)
-	sink, err := pipeline.NewSink(ctx, ch.Conn, ch.Database, config.Retry{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FatalBackoff: 100 * time.Millisecond}, 30*time.Second, m, slog.New(slog.DiscardHandler))
+	sink, err := pipeline.NewSink(ctx, ch.Conn, pipeline.WriterConfig{Database: ch.Database, InsertTimeout: 30 * time.Second, Retry: pipeline.RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FatalBackoff: 100 * time.Millisecond}}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

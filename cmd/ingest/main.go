@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/chconn"
 	"github.com/faultline/faultline/config"
 	"github.com/faultline/faultline/event"
@@ -183,9 +181,9 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.NewIngest(reg, catalogTypes(cat), reasons(), flags(), cat.Version(), cfg.Metrics.MaxUnknownErrorTypes)
+	metrics.NewInfo(reg, cat.Version(), cat.Len())
 	checker := event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
-	in, err := pipeline.New(cfg, checker, conn, kc, m, log)
+	in, err := pipeline.New(pipelineConfig(cfg, cat), checker, conn, kc, reg, log)
 	if err != nil {
 		return err
 	}
@@ -244,30 +242,6 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 // batches being inserted, the partition readers' fetch buffers, and room for the rest.
 func memoryLimit(cfg *config.Config) int64 {
 	return int64(2*cfg.Batch.MaxInflightBytes + cfg.Batch.Inserts*cfg.Batch.MaxBytes + 64<<20)
-}
-
-func catalogTypes(cat *catalog.Catalog) []metrics.CatalogType {
-	var out []metrics.CatalogType
-	for _, e := range cat.Entries() {
-		out = append(out, metrics.CatalogType{ErrorType: e.ErrorType, Category: e.Category, StatusCode: strconv.Itoa(e.StatusCode)})
-	}
-	return out
-}
-
-func reasons() []string {
-	out := pipeline.Reasons()
-	for _, r := range event.AllReasons() {
-		out = append(out, string(r))
-	}
-	return out
-}
-
-func flags() []string {
-	var out []string
-	for _, f := range event.AllFlags() {
-		out = append(out, f.String())
-	}
-	return out
 }
 
 // migrateOptions renders the schema for clickhouse.cluster when it names one.

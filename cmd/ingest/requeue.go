@@ -13,7 +13,6 @@ import (
 	"github.com/faultline/faultline/catalog"
 	"github.com/faultline/faultline/chconn"
 	"github.com/faultline/faultline/event"
-	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/pipeline"
 	"github.com/faultline/faultline/progress"
 	"github.com/faultline/faultline/requeue"
@@ -52,8 +51,7 @@ counts. Rows ClickHouse itself refused (server_rejected) are left alone unless n
 			defer conn.Close()
 			checker := event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
 			// The sink counts into metrics nobody scrapes here: a one-off command.
-			m := metrics.NewIngest(prometheus.NewRegistry(), catalogTypes(cat), reasons(), flags(), cat.Version(), cfg.Metrics.MaxUnknownErrorTypes)
-			sink, err := pipeline.NewSink(cmd.Context(), conn, cfg.ClickHouse.Database, cfg.Retry, cfg.Batch.InsertTimeout, m, log)
+			sink, err := pipeline.NewSink(cmd.Context(), conn, writerConfig(cfg), prometheus.NewRegistry(), log)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/segmentio/kafka-go"
@@ -110,4 +112,53 @@ func (s *offsetSet) len() int {
 		n += int(r[1]-r[0]) + 1
 	}
 	return n
+}
+
+// skipWindow is how many offsets one skip read covers; the set holds 4 bytes per stored
+// offset in it, so at most 1 MiB per partition, however much is stored past the commit.
+const skipWindow = 1 << 18
+
+// storedOffsets returns what of topic/partition in [from, from+skipWindow) is already stored
+// (what a previous owner stored but did not commit), with each row's fingerprint, and
+// whether anything is stored past that window. It reads stored_offsets, sorted by the Kafka
+// coordinates, so the read is a primary-key range, not a scan of events and quarantine.
+func (s *Sink) storedOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
+	from = max(from, 0)
+	until := from + s.window
+	where := " FROM `" + s.db + "`.stored_offsets WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
+	rows, err := s.conn.Query(ctx, "SELECT kafka_offset, fingerprint"+where+" AND kafka_offset < ? ORDER BY kafka_offset",
+		topic, uint32(partition), uint64(from), uint64(until))
+	if err != nil {
+		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
+	}
+	defer rows.Close()
+	set := &offsetSet{until: until}
+	for rows.Next() {
+		var o, fp uint64
+		if err := rows.Scan(&o, &fp); err != nil {
+			return nil, err
+		}
+		set.add(int64(o), fp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
+	}
+	var beyond []uint64
+	rest, err := s.conn.Query(ctx, "SELECT kafka_offset"+where+" LIMIT 1", topic, uint32(partition), uint64(until))
+	if err != nil {
+		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
+	}
+	defer rest.Close()
+	for rest.Next() {
+		var o uint64
+		if err := rest.Scan(&o); err != nil {
+			return nil, err
+		}
+		beyond = append(beyond, o)
+	}
+	if err := rest.Err(); err != nil {
+		return nil, err
+	}
+	set.more = len(beyond) > 0
+	return set, nil
 }

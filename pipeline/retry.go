@@ -4,28 +4,30 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// ErrorClass says what to do about a failed insert.
-type ErrorClass string
+// errorClass says what to do about a failed insert.
+type errorClass string
 
 // The classes of insert errors; values are metric labels.
 const (
-	// ClassRetryable: the server or the network is in trouble for now (connection refused or
+	// classRetryable: the server or the network is in trouble for now (connection refused or
 	// reset, timeouts, too many parts, memory limits). Retry with backoff; nothing is wrong
 	// with the rows.
-	ClassRetryable ErrorClass = "retryable"
-	// ClassData: the server refused the rows themselves. Retrying the same block fails the
+	classRetryable errorClass = "retryable"
+	// classData: the server refused the rows themselves. Retrying the same block fails the
 	// same way, so the batch is split to find the offending rows.
-	ClassData ErrorClass = "data"
-	// ClassFatal: faultline cannot write at all until someone acts (missing table or
+	classData errorClass = "data"
+	// classFatal: faultline cannot write at all until someone acts (missing table or
 	// database, authentication, permissions). Keep retrying slowly; never commit past.
-	ClassFatal ErrorClass = "fatal"
+	classFatal errorClass = "fatal"
 )
 
 // ClickHouse error codes, from ClickHouse's src/Common/ErrorCodes.cpp.
@@ -64,37 +66,61 @@ var (
 	}
 )
 
-// Classify sorts an insert error into retryable, data or fatal. Anything it does not
+// classify sorts an insert error into retryable, data or fatal. Anything it does not
 // recognise is retryable: retrying loses nothing, dropping would.
-func Classify(err error) ErrorClass {
+func classify(err error) errorClass {
 	var enc *encodeError
 	if errors.As(err, &enc) {
-		return ClassData
+		return classData
 	}
 	var exc *clickhouse.Exception
 	if errors.As(err, &exc) {
 		switch {
 		case fatalCodes[exc.Code]:
-			return ClassFatal
+			return classFatal
 		case dataCodes[exc.Code]:
-			return ClassData
+			return classData
 		case exc.Code == 252 && strings.Contains(exc.Message, "partitions for single INSERT"):
 			// TOO_MANY_PARTS is usually load, but "too many partitions for single INSERT
 			// block" is the rows' own doing: smaller blocks span fewer partitions.
-			return ClassData
+			return classData
 		}
-		return ClassRetryable
+		return classRetryable
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, clickhouse.ErrAcquireConnTimeout):
-		return ClassRetryable
+		return classRetryable
 	}
 	var nerr net.Error
 	if errors.As(err, &nerr) {
-		return ClassRetryable
+		return classRetryable
 	}
-	return ClassRetryable
+	return classRetryable
+}
+
+func (s *Sink) backoff(class errorClass, attempt int) time.Duration {
+	if class == classFatal {
+		return s.retry.FatalBackoff
+	}
+	d := s.retry.InitialBackoff
+	for i := 0; i < attempt && d < s.retry.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.retry.MaxBackoff)
+	// Full jitter over the upper half: spread retries of many ingesters apart.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -13,9 +13,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/faultline/faultline/config"
-	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
 )
@@ -25,26 +25,13 @@ const (
 	tableQuarantine = "quarantine"
 )
 
-var eventColumns = []string{
-	"event_time", "event_time_ms", "status_code", "error_type", "request_id", "error_message",
-	"error_url", "environment", "category", "actor", "known", "flags", "method", "path",
-	"project_id", "organization_id", "member_id", "client", "region", "latency_ms",
-	"attr_keys", "attr_values", "catalog_version", "kafka_topic", "kafka_partition",
-	"kafka_offset", "kafka_time", "ingested_at", "insert_id", "fingerprint",
-}
-
-var quarantineColumns = []string{
-	"received_at", "reason", "detail", "payload", "payload_bytes", "kafka_topic",
-	"kafka_partition", "kafka_offset", "kafka_time", "kafka_key", "insert_id", "fingerprint",
-}
-
 // Sink writes batches of rows to ClickHouse.
 type Sink struct {
 	conn  driver.Conn
 	db    string
 	log   *slog.Logger
-	m     *metrics.Ingest
-	retry config.Retry
+	m     *writerMetrics
+	retry RetryConfig
 	// dedupToken: the server knows insert_deduplication_token (22.2+), so a retried block is
 	// also deduplicated by the server where the table has a deduplication window.
 	dedupToken bool
@@ -66,20 +53,69 @@ type Sink struct {
 	insertSQL map[string]string
 }
 
-// NewSink returns a Sink writing into database over conn.
-// Every insert attempt and read-back gets insertTimeout.
-func NewSink(ctx context.Context, conn driver.Conn, database string, retry config.Retry, insertTimeout time.Duration, m *metrics.Ingest, log *slog.Logger) (*Sink, error) {
-	if err := schema.ValidateDatabase(database); err != nil {
+// NewSink returns a Sink writing into cfg.Database over conn.
+// Every insert attempt and read-back gets cfg.InsertTimeout.
+// Its metrics are created on reg.
+func NewSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, reg prometheus.Registerer, log *slog.Logger) (*Sink, error) {
+	return newSink(ctx, conn, cfg, newWriterMetrics(reg), log)
+}
+
+// newSink is NewSink counting into m, which several sinks of one ingester may share.
+func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerMetrics, log *slog.Logger) (*Sink, error) {
+	if err := schema.ValidateDatabase(cfg.Database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: database, log: log, m: m, retry: retry, timeout: insertTimeout, window: skipWindow, insertSQL: map[string]string{
-		tableEvents:     insertStatement(database, tableEvents, eventColumns),
-		tableQuarantine: insertStatement(database, tableQuarantine, quarantineColumns),
+	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
+		tableEvents:     insertStatement(cfg.Database, tableEvents, eventColumns),
+		tableQuarantine: insertStatement(cfg.Database, tableQuarantine, quarantineColumns),
 	}}
 	if v, err := conn.ServerVersion(); err == nil {
 		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)
 	}
 	return s, nil
+}
+
+// writerMetrics are the table writer's metrics.
+type writerMetrics struct {
+	BatchRows      *prometheus.HistogramVec
+	BatchBytes     *prometheus.HistogramVec
+	InsertDuration *prometheus.HistogramVec
+	InsertErrors   *prometheus.CounterVec
+	InsertRetries  *prometheus.CounterVec
+	RowsStored     *prometheus.CounterVec
+}
+
+// newWriterMetrics creates the writer's metrics on reg, each table and error class at zero.
+func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
+	f := promauto.With(reg)
+	histogramVec := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+		return f.NewHistogramVec(prometheus.HistogramOpts{Namespace: metrics.Namespace, Name: name, Help: help, Buckets: buckets}, labels)
+	}
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return f.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: name, Help: help}, labels)
+	}
+	m := &writerMetrics{
+		BatchRows: histogramVec("batch_rows", "Rows per insert, by table.",
+			prometheus.ExponentialBuckets(1, 4, 10), "table"),
+		BatchBytes: histogramVec("batch_bytes", "Message bytes per insert, by table.",
+			prometheus.ExponentialBuckets(1024, 4, 10), "table"),
+		InsertDuration: histogramVec("insert_duration_seconds", "Duration of successful inserts, by table.",
+			prometheus.ExponentialBuckets(0.001, 2.5, 12), "table"),
+		InsertErrors: counterVec("insert_errors_total",
+			"Failed insert attempts, by table and class (retryable, data, fatal).", "table", "class"),
+		InsertRetries: counterVec("insert_retries_total",
+			"Insert attempts repeated after an error, by table and class.", "table", "class"),
+		RowsStored: counterVec("rows_stored_total",
+			"Rows written to ClickHouse, by table.", "table"),
+	}
+	for _, tbl := range []string{tableEvents, tableQuarantine} {
+		m.RowsStored.WithLabelValues(tbl)
+		for _, c := range []errorClass{classRetryable, classData, classFatal} {
+			m.InsertErrors.WithLabelValues(tbl, string(c))
+			m.InsertRetries.WithLabelValues(tbl, string(c))
+		}
+	}
+	return m
 }
 
 func insertStatement(db, table string, cols []string) string {
@@ -91,77 +127,6 @@ func insertStatement(db, table string, cols []string) string {
 		q += c
 	}
 	return q + ")"
-}
-
-// Batch is a set of rows that become visible in ClickHouse together: Append rows, then Commit
-// (store every row exactly once) or Rollback (store nothing). A batch is unusable afterwards.
-type Batch struct {
-	sink  *Sink
-	rows  []*Row
-	bytes int
-	done  bool
-}
-
-// Begin starts an empty batch.
-func (s *Sink) Begin() *Batch { return &Batch{sink: s} }
-
-// Append adds a row.
-func (b *Batch) Append(r *Row) {
-	if b.done {
-		panic("pipeline: Append on a committed or rolled back batch")
-	}
-	b.rows = append(b.rows, r)
-	b.bytes += r.size()
-}
-
-// Len is the number of rows appended.
-func (b *Batch) Len() int { return len(b.rows) }
-
-// Bytes is the memory the rows hold.
-func (b *Batch) Bytes() int { return b.bytes }
-
-// Rollback discards the batch without storing anything.
-func (b *Batch) Rollback() { b.done = true; b.rows = nil }
-
-// Result counts what a Commit stored.
-type Result struct {
-	Events     []*Row // stored in events
-	Quarantine []*Row // stored in quarantine: rejected by the checks or refused by ClickHouse
-	Abandoned  int    // rows of partitions given up during the commit, left for their next owner
-}
-
-// Commit stores every row in events or quarantine and returns once all are stored. It
-// retries by error class until ctx ends; an error means ctx ended first, and then rows may be
-// partly stored: the Kafka offsets must not be committed, and the rows' next reader skips
-// what is stored (see Ingester). Events go first so that rows ClickHouse refuses join the
-// quarantine insert of the same commit.
-func (b *Batch) Commit(ctx context.Context) (Result, error) {
-	if b.done {
-		panic("pipeline: Commit on a committed or rolled back batch")
-	}
-	b.done = true
-	s := b.sink
-	var (
-		events, quarantine []*Row
-		res                Result
-	)
-	for _, r := range b.rows {
-		if r.Accepted {
-			events = append(events, r)
-		} else {
-			quarantine = append(quarantine, r)
-		}
-	}
-	at := time.Now().UTC().Truncate(time.Second)
-	w := &tableWrite{sink: s, at: at, res: &res}
-	if err := w.store(ctx, tableEvents, events); err != nil {
-		return res, err
-	}
-	quarantine = append(quarantine, w.refused...)
-	if err := w.store(ctx, tableQuarantine, quarantine); err != nil {
-		return res, err
-	}
-	return res, nil
 }
 
 // tableWrite is one Commit's progress.
@@ -192,9 +157,9 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		if ctx.Err() != nil {
 			return fmt.Errorf("insert into %s.%s: %w", s.db, table, ctx.Err())
 		}
-		class := Classify(err)
+		class := classify(err)
 		s.m.InsertErrors.WithLabelValues(table, string(class)).Inc()
-		if class == ClassFatal {
+		if class == classFatal {
 			s.fatal.Store(&err)
 		}
 		// Whatever the error, some rows may have landed (a lost reply, a failing view):
@@ -223,7 +188,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 				return nil
 			}
 		}
-		if class == ClassData && table == tableEvents {
+		if class == classData && table == tableEvents {
 			if len(rows) == 1 {
 				r := rows[0]
 				s.log.Warn("ClickHouse refused an event; storing it in quarantine",
@@ -324,7 +289,7 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("check insert into %s.%s: %w", s.db, table, ctx.Err())
 		}
-		class := Classify(err)
+		class := classify(err)
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
 		wait := s.backoff(class, attempt)
 		if attempt%10 == 0 {
@@ -391,32 +356,8 @@ func (s *Sink) fatalError() error {
 	return nil
 }
 
-func (s *Sink) backoff(class ErrorClass, attempt int) time.Duration {
-	if class == ClassFatal {
-		return s.retry.FatalBackoff
-	}
-	d := s.retry.InitialBackoff
-	for i := 0; i < attempt && d < s.retry.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, s.retry.MaxBackoff)
-	// Full jitter over the upper half: spread retries of many ingesters apart.
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // insertQueryPrefix starts the query id of every insert attempt: the server's
-// system.processes then tells which inserts are still running (see Sink.Fence).
+// system.processes then tells which inserts are still running (see Sink.fence).
 const insertQueryPrefix = "faultline-insert-"
 
 func insertQueryID(id uint64) string { return insertQueryPrefix + strconv.FormatUint(id, 16) }
@@ -438,12 +379,12 @@ func (s *Sink) waitQueriesGone(ctx context.Context, where string, args ...any) e
 	}
 }
 
-// Fence returns once every insert attempt of any faultline ingester on this server that
+// fence returns once every insert attempt of any faultline ingester on this server that
 // began before since (a partition's assignment) has ended. A member that gave the partition
 // up, or was thrown out of the group while an attempt hung, could otherwise land rows after
 // the new owner read what is stored, and they would be stored twice. Inserts begun after
 // since cannot carry the partition's rows: its previous owner marked it abandoned first.
-func (s *Sink) Fence(ctx context.Context, since time.Time) error {
+func (s *Sink) fence(ctx context.Context, since time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	// elapsed is the server's own clock of each query; comparing durations needs no clock
@@ -503,179 +444,3 @@ func (e *encodeError) Error() string {
 }
 
 func (e *encodeError) Unwrap() error { return e.err }
-
-func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
-	n := len(rows)
-	var (
-		eventTime      = make([]time.Time, n)
-		eventTimeMs    = make([]uint16, n)
-		status         = make([]uint16, n)
-		errorType      = make([]string, n)
-		requestID      = make([]string, n)
-		errorMessage   = make([]string, n)
-		errorURL       = make([]string, n)
-		environment    = make([]string, n)
-		category       = make([]string, n)
-		actor          = make([]string, n)
-		known          = make([]uint8, n)
-		flags          = make([][]string, n)
-		method         = make([]string, n)
-		path           = make([]string, n)
-		projectID      = make([]string, n)
-		organizationID = make([]string, n)
-		memberID       = make([]string, n)
-		client         = make([]string, n)
-		region         = make([]string, n)
-		latency        = make([]*float64, n)
-		attrKeys       = make([][]string, n)
-		attrValues     = make([][]string, n)
-		catalogVersion = make([]string, n)
-		topic          = make([]string, n)
-		partition      = make([]uint32, n)
-		offset         = make([]uint64, n)
-		kafkaTime      = make([]time.Time, n)
-		ingestedAt     = make([]time.Time, n)
-		insertID       = make([]uint64, n)
-		fps            = make([]uint64, n)
-	)
-	for i, r := range rows {
-		e := &r.Event
-		fps[i] = r.fingerprint
-		// The checks never give an event an unstorable time; this guards rows built elsewhere.
-		eventTime[i] = storableOr(e.Time, at)
-		eventTimeMs[i] = uint16(e.Time.Nanosecond() / int(time.Millisecond))
-		status[i] = e.StatusCode
-		errorType[i] = e.ErrorType
-		requestID[i] = e.RequestID
-		errorMessage[i] = e.ErrorMessage
-		errorURL[i] = e.ErrorURL
-		environment[i] = e.Environment
-		category[i] = e.Category
-		actor[i] = e.Actor
-		if e.Known {
-			known[i] = 1
-		}
-		if e.Flags != 0 {
-			flags[i] = e.Flags.Names()
-		} else {
-			flags[i] = []string{}
-		}
-		method[i] = e.Method
-		path[i] = e.Path
-		projectID[i] = e.ProjectID
-		organizationID[i] = e.OrganizationID
-		memberID[i] = e.MemberID
-		client[i] = e.Client
-		region[i] = e.Region
-		if e.HasLatency {
-			latency[i] = &e.LatencyMs
-		}
-		keys := make([]string, len(e.Attributes))
-		vals := make([]string, len(e.Attributes))
-		for j, a := range e.Attributes {
-			keys[j], vals[j] = a.Key, a.Value
-		}
-		attrKeys[i], attrValues[i] = keys, vals
-		catalogVersion[i] = e.CatalogVersion
-		topic[i] = r.Topic
-		partition[i] = uint32(r.Partition)
-		offset[i] = uint64(r.Offset)
-		kafkaTime[i] = storableOr(r.KafkaTime, unknownKafkaTime)
-		ingestedAt[i] = at
-		insertID[i] = id
-	}
-	return []any{eventTime, eventTimeMs, status, errorType, requestID, errorMessage, errorURL,
-		environment, category, actor, known, flags, method, path, projectID, organizationID,
-		memberID, client, region, latency, attrKeys, attrValues, catalogVersion, topic,
-		partition, offset, kafkaTime, ingestedAt, insertID, fps}
-}
-
-// storableOr returns t if a DateTime column holds it, else fallback.
-func storableOr(t, fallback time.Time) time.Time {
-	if event.Storable(t) {
-		return t
-	}
-	return fallback
-}
-
-func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
-	n := len(rows)
-	var (
-		receivedAt = make([]time.Time, n)
-		reason     = make([]string, n)
-		detail     = make([]string, n)
-		payload    = make([]string, n)
-		size       = make([]uint32, n)
-		topic      = make([]string, n)
-		partition  = make([]uint32, n)
-		offset     = make([]uint64, n)
-		kafkaTime  = make([]time.Time, n)
-		key        = make([]string, n)
-		insertID   = make([]uint64, n)
-		fps        = make([]uint64, n)
-	)
-	for i, r := range rows {
-		fps[i] = r.fingerprint
-		receivedAt[i] = at
-		reason[i] = r.Reason
-		detail[i] = r.Detail
-		payload[i] = string(r.Payload)
-		size[i] = uint32(len(r.Payload))
-		topic[i] = r.Topic
-		partition[i] = uint32(r.Partition)
-		offset[i] = uint64(r.Offset)
-		kafkaTime[i] = storableOr(r.KafkaTime, unknownKafkaTime)
-		key[i] = string(r.Key)
-		insertID[i] = id
-	}
-	return []any{receivedAt, reason, detail, payload, size, topic, partition, offset, kafkaTime, key, insertID, fps}
-}
-
-// skipWindow is how many offsets one skip read covers; the set holds 4 bytes per stored
-// offset in it, so at most 1 MiB per partition, however much is stored past the commit.
-const skipWindow = 1 << 18
-
-// StoredOffsets returns what of topic/partition in [from, from+skipWindow) is already stored
-// (what a previous owner stored but did not commit), with each row's fingerprint, and
-// whether anything is stored past that window. It reads stored_offsets, sorted by the Kafka
-// coordinates, so the read is a primary-key range, not a scan of events and quarantine.
-func (s *Sink) StoredOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
-	from = max(from, 0)
-	until := from + s.window
-	where := " FROM `" + s.db + "`.stored_offsets WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
-	rows, err := s.conn.Query(ctx, "SELECT kafka_offset, fingerprint"+where+" AND kafka_offset < ? ORDER BY kafka_offset",
-		topic, uint32(partition), uint64(from), uint64(until))
-	if err != nil {
-		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
-	}
-	defer rows.Close()
-	set := &offsetSet{until: until}
-	for rows.Next() {
-		var o, fp uint64
-		if err := rows.Scan(&o, &fp); err != nil {
-			return nil, err
-		}
-		set.add(int64(o), fp)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
-	}
-	var beyond []uint64
-	rest, err := s.conn.Query(ctx, "SELECT kafka_offset"+where+" LIMIT 1", topic, uint32(partition), uint64(until))
-	if err != nil {
-		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
-	}
-	defer rest.Close()
-	for rest.Next() {
-		var o uint64
-		if err := rest.Scan(&o); err != nil {
-			return nil, err
-		}
-		beyond = append(beyond, o)
-	}
-	if err := rest.Err(); err != nil {
-		return nil, err
-	}
-	set.more = len(beyond) > 0
-	return set, nil
-}

@@ -1,0 +1,170 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/metrics"
+)
+
+// flushLoop stores sealed batches, up to cfg.Batch.Inserts at once, and hands each result to
+// the commit stage in the order the batches were sealed: the end of the chain.
+func (in *Ingester) flushLoop(ctx context.Context) {
+	type result struct {
+		res Result
+		err error
+	}
+	type inFlight struct {
+		p    *pending
+		done chan result
+	}
+	// With capacity Inserts-1, plus the one the commit stage waits on, at most Inserts
+	// batches are being stored at once.
+	ordered := make(chan inFlight, in.cfg.Batch.Inserts-1)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for f := range ordered {
+			r := <-f.done
+			in.m.Abandoned.Add(float64(r.res.Abandoned))
+			err := r.err
+			if err == nil {
+				in.account(r.res)
+				err = in.commitOffsets(ctx, f.p, r.res)
+			}
+			in.finish(f.p, err)
+		}
+	}()
+	defer func() {
+		close(ordered)
+		<-committed
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			// What was sealed but never stored: its waiters must not hang.
+			for {
+				select {
+				case p := <-in.batches:
+					in.finish(p, ctx.Err())
+				default:
+					return
+				}
+			}
+		case p := <-in.batches:
+			in.m.Flushes.WithLabelValues(p.trigger).Inc()
+			f := inFlight{p: p, done: make(chan result, 1)}
+			ordered <- f
+			go func() {
+				res, err := p.batch.Commit(ctx)
+				f.done <- result{res, err}
+			}()
+		}
+	}
+}
+
+// finish releases a batch's budget and wakes whoever waits for it.
+func (in *Ingester) finish(p *pending, err error) {
+	in.budget.release(p.bytes)
+	for _, w := range p.waiters {
+		w <- err
+	}
+}
+
+// account counts what a commit stored, in metrics and the run summary.
+func (in *Ingester) account(res Result) {
+	type key struct {
+		errorType, category, env, status string
+	}
+	counts := map[key]int{}
+	flagged := 0
+	now := time.Now()
+	for _, r := range res.Events {
+		e := &r.Event
+		t := e.ErrorType
+		if !e.Known {
+			t = in.m.Unknown.Label(t, now)
+		}
+		status := metrics.StatusLabel(e.StatusCode, e.Known && !e.Flags.Has(event.FlagStatusMismatch))
+		counts[key{t, e.Category, e.Environment, status}]++
+		if e.Flags != 0 {
+			flagged++
+			for _, f := range in.flags {
+				if e.Flags.Has(f) {
+					in.m.Flagged.WithLabelValues(f.String()).Inc()
+				}
+			}
+		}
+		in.m.EventToStored.Observe(now.Sub(e.Time).Seconds())
+	}
+	for k, n := range counts {
+		in.m.Events.WithLabelValues(k.errorType, k.category, k.env, k.status).Add(float64(n))
+	}
+	reasons := map[string]int{}
+	for _, r := range res.Quarantine {
+		reasons[r.Reason]++
+	}
+	for reason, n := range reasons {
+		in.m.Rejected.WithLabelValues(reason).Add(float64(n))
+	}
+	in.statsMu.Lock()
+	in.stats.Stored += int64(len(res.Events))
+	in.stats.Quarantined += int64(len(res.Quarantine))
+	in.stats.ServerRejected += int64(reasons[ReasonServerRejected])
+	in.stats.ClientRejected += int64(reasons[ReasonClientRejected])
+	in.stats.Flagged += int64(flagged)
+	in.statsMu.Unlock()
+}
+
+// commitOffsets advances the ledger and commits to Kafka the offsets a stored batch covers.
+// Resolved moves before the commit, so the committed offset never passes it.
+func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) error {
+	for _, r := range res.Events {
+		r.part.storedG.Set(float64(r.Offset + 1))
+	}
+	for _, r := range res.Quarantine {
+		r.part.quarantinedG.Set(float64(r.Offset + 1))
+	}
+	byGen := map[*kafka.Generation]map[string]map[int]int64{}
+	for part, next := range p.next {
+		if part.abandoned.Load() {
+			continue
+		}
+		part.resolved.Store(next)
+		if byGen[part.gen] == nil {
+			byGen[part.gen] = map[string]map[int]int64{}
+		}
+		if byGen[part.gen][part.topic] == nil {
+			byGen[part.gen][part.topic] = map[int]int64{}
+		}
+		byGen[part.gen][part.topic][int(part.id)] = next
+	}
+	var errs []error
+	for gen, offsets := range byGen {
+		if err := gen.CommitOffsets(offsets); err != nil {
+			// Not fatal for the data: the rows are stored, and a later commit or the next
+			// owner's skip covers them. But whoever waits for this batch (a revoke, a drain)
+			// must hear that the commit did not happen.
+			in.m.Commits.WithLabelValues("error").Inc()
+			in.log.Warn("offset commit failed", "generation", gen.ID, "error", err)
+			errs = append(errs, fmt.Errorf("commit offsets %v of generation %d: %w", offsets, gen.ID, err))
+			continue
+		}
+		in.m.Commits.WithLabelValues("ok").Inc()
+		now := float64(time.Now().Unix())
+		for part := range p.next {
+			if part.gen != gen || part.abandoned.Load() {
+				continue
+			}
+			part.committed.Store(p.next[part])
+			part.committedG.Set(float64(p.next[part]))
+			in.m.LastCommit.WithLabelValues(part.topic, part.label).Set(now)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,181 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// item is what a partition hands the batcher: a row, or a request to flush everything
+// handed over so far.
+type item struct {
+	row   *Row
+	flush *flushRequest
+}
+
+type flushRequest struct {
+	trigger string
+	done    chan error // gets nil once everything before the request is stored and committed
+}
+
+// consume reads one assigned partition until its generation ends, then hands over what it
+// read for flushing.
+func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment) {
+	assigned := time.Now()
+	p := in.ledger.own(gen, topic, a.ID, a.Offset)
+	defer in.ledger.disown(p)
+	defer in.release(p)
+
+	// What a previous owner stored without committing is skipped, not stored twice. Its
+	// inserts still running are waited out first, so that the read sees all it will store.
+	readStored := func(from int64, fence bool) (*offsetSet, bool) {
+		for attempt := 0; ; attempt++ {
+			var err error
+			if fence {
+				err = in.sink.fence(ctx, assigned)
+			}
+			if err == nil {
+				var set *offsetSet
+				if set, err = in.sink.storedOffsets(ctx, topic, p.id, from); err == nil {
+					return set, true
+				}
+			}
+			if ctx.Err() != nil {
+				return nil, false
+			}
+			in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
+			in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
+			if sleep(ctx, in.sink.backoff(classify(err), attempt)) != nil {
+				return nil, false
+			}
+		}
+	}
+	skip, ok := readStored(a.Offset, true)
+	if !ok {
+		return
+	}
+	if n := skip.len(); n > 0 {
+		in.log.Info("partition has rows stored past its committed offset; they will be skipped",
+			"topic", topic, "partition", a.ID, "committed", a.Offset, "stored", n)
+	}
+
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   in.cfg.Kafka.Brokers,
+		Topic:     topic,
+		Partition: a.ID,
+		MinBytes:  in.cfg.Kafka.MinFetchBytes,
+		MaxBytes:  in.cfg.Kafka.MaxFetchBytes,
+		MaxWait:   in.cfg.Kafka.MaxWait,
+		Dialer:    in.dialer,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			in.log.Debug("kafka reader: "+fmt.Sprintf(msg, args...), "topic", topic, "partition", a.ID)
+		}),
+	})
+	defer r.Close()
+	if err := r.SetOffset(a.Offset); err != nil {
+		in.m.KafkaErrors.WithLabelValues("seek").Inc()
+		in.log.Error("cannot seek", "topic", topic, "partition", a.ID, "offset", a.Offset, "error", err)
+		return
+	}
+	reuseLogged := false // once per partition assignment
+	for attempt := 0; ; {
+		msg, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			in.m.KafkaErrors.WithLabelValues("fetch").Inc()
+			in.log.Warn("fetch failed; retrying", "topic", topic, "partition", a.ID, "error", err)
+			if sleep(ctx, in.sink.backoff(classRetryable, attempt)) != nil {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		row, checkTime := newRow(topic, p, msg, time.Now())
+		if row.charged, err = in.budget.acquire(ctx, row.size()); err != nil {
+			return
+		}
+		p.read(msg.Offset, checkTime)
+		if skip != nil && skip.until > 0 && msg.Offset >= skip.until {
+			if !skip.more {
+				skip = nil
+			} else if skip, ok = readStored(msg.Offset, false); !ok {
+				in.budget.release(row.charged)
+				return
+			}
+		}
+		var stored, reused bool
+		if skip != nil {
+			stored, reused = skip.match(msg.Offset, row.fingerprint)
+		}
+		if reused {
+			in.m.OffsetsReused.WithLabelValues(topic).Inc()
+			if !reuseLogged {
+				reuseLogged = true
+				in.log.Warn("rows of another message are stored at this offset (a recreated topic, or another cluster with the same topic name?); storing the new message too",
+					"topic", topic, "partition", a.ID, "offset", msg.Offset)
+			}
+		}
+		switch {
+		case stored:
+			row.skipped, row.skipReason = true, skipAlreadyStored
+		case isTransactionMarker(msg.Key, msg.Value):
+			row.skipped, row.skipReason = true, skipTransactionMarker
+		default:
+			checkRow(in.checker, row, checkTime, msg.Time)
+			// What the message costs once decoded, beyond its bytes: a 64 KiB message of
+			// thousands of tiny keys holds far more than 64 KiB.
+			// Never more than the limit in all, or a lone huge row would wait for itself.
+			if extra := min(row.decodedExtra(), in.cfg.Batch.MaxInflightBytes-row.charged); extra > 0 {
+				n, err := in.budget.acquire(ctx, extra)
+				row.charged += n
+				if err != nil {
+					in.budget.release(row.charged)
+					return
+				}
+			}
+		}
+		select {
+		case in.items <- item{row: row}:
+		case <-ctx.Done():
+			in.budget.release(row.charged)
+			return
+		}
+		if skip != nil && skip.exhausted() && !skip.more {
+			skip = nil
+		}
+	}
+}
+
+// release hands a partition back: everything it read is flushed and committed, or, if that
+// does not happen in time (ClickHouse down), the partition is abandoned: its rows leave the
+// pending inserts and are read again by the next owner. No insert carrying its rows is in
+// flight when release returns.
+func (in *Ingester) release(p *partition) {
+	trigger, wait := "revoke", in.cfg.Kafka.RebalanceTimeout/2
+	if in.shuttingDown.Load() {
+		trigger, wait = "shutdown", in.cfg.ShutdownTimeout
+	}
+	done := make(chan error, 1)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case in.items <- item{flush: &flushRequest{trigger: trigger, done: done}}:
+		select {
+		case err := <-done:
+			if err != nil {
+				in.log.Warn("partition released without flushing", "topic", p.topic, "partition", p.id, "error", err)
+			}
+		case <-timer.C:
+			in.log.Warn("flush on release timed out; leaving unstored rows to the next owner",
+				"topic", p.topic, "partition", p.id, "waited", wait)
+		}
+	case <-timer.C:
+	}
+	p.abandoned.Store(true)
+	in.sink.waitOutAttempts()
+}
