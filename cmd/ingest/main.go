@@ -83,9 +83,9 @@ func newRoot() *cobra.Command {
 			f, isFile := cmd.ErrOrStderr().(*os.File)
 			// Every migration is a line of its own: a handful, each of them possibly slow.
 			m := progress.New(cmd.ErrOrStderr(), "migrate", "migrations", progress.Options{Terminal: isFile && progress.IsTerminal(f), Every: time.Nanosecond})
-			applied, err := schema.MigrateSteps(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database, func(done, total int, _ string) {
+			applied, err := schema.MigrateOn(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database, migrateOptions(cfg, func(done, total int, _ string) {
 				m.Update(int64(done), int64(total))
-			})
+			}))
 			if len(applied) > 0 {
 				m.Finish()
 			}
@@ -171,7 +171,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	}
 	defer conn.Close()
 	if cfg.Ingest.MigrateOnStart || rp != nil {
-		if _, err := schema.Migrate(ctx, schema.Native(conn), cfg.ClickHouse.Database); err != nil {
+		if _, err := schema.MigrateOn(ctx, schema.Native(conn), cfg.ClickHouse.Database, migrateOptions(cfg, nil)); err != nil {
 			return err
 		}
 	}
@@ -243,4 +243,9 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 // batches being inserted, the partition readers' fetch buffers, and room for the rest.
 func memoryLimit(cfg *config.Config) int64 {
 	return int64(2*cfg.Batch.MaxInflightBytes + cfg.Batch.Inserts*cfg.Batch.MaxBytes + 64<<20)
+}
+
+// migrateOptions renders the schema for clickhouse.cluster when it names one.
+func migrateOptions(cfg *config.Config, step func(done, total int, name string)) schema.Options {
+	return schema.Options{Cluster: cfg.ClickHouse.Cluster.Schema(), DDLTimeout: cfg.ClickHouse.Cluster.DDLTimeout, Step: step}
 }

@@ -265,7 +265,41 @@ func (c *Cluster) start() error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// An ON CLUSTER statement that arrives while a server is still opening its
+	// ZooKeeper session crashes 18.16 (SIGSEGV in zkutil::ZooKeeper::createImpl): wait
+	// until every server reads ZooKeeper before anyone sends one.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, n := range c.Nodes {
+		if err := waitZooKeeper(ctx, n.Addr); err != nil {
+			return fmt.Errorf("node %s (%s) has no ZooKeeper session: %w", n.Name, n.Addr, err)
+		}
+	}
+	return nil
+}
+
+// waitZooKeeper polls until the server at addr reads ZooKeeper.
+func waitZooKeeper(ctx context.Context, addr string) error {
+	conn, err := openCH(addr, "default")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for {
+		var n uint64
+		err := conn.QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // kill stops everything at once with SIGKILL: the data is scratch, and SIGTERM can
@@ -335,4 +369,23 @@ func (d *ClusterDB) NodeConn(t testing.TB, i int) driver.Conn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// SyncReplicas waits until every replica has fetched what any replica of its shard was
+// given of the database's local tables (SYSTEM SYNC REPLICA on each node): reads
+// through a Distributed table pick a replica at random, and replication is
+// asynchronous.
+func (d *ClusterDB) SyncReplicas(t testing.TB, tables ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, n := range d.Nodes {
+		conn := d.NodeConn(t, i)
+		for _, table := range tables {
+			// table names come from the test, not from input.
+			if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+table); err != nil {
+				t.Fatalf("testenv: sync replica %s.%s on %s: %v", d.Database, table, n.Name, err)
+			}
+		}
+	}
 }
