@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,66 +12,19 @@ import (
 
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/loadgen"
+	"github.com/faultline/faultline/schema"
 )
 
-const clusterShardingKey = "cityHash64(kafka_topic, kafka_partition)"
-
-// clusterSchema creates the ingester's tables on the cluster: Replicated local tables per
-// shard, the views on each shard, Distributed tables over them sharded by topic and partition.
-//
-// TODO(clusterfaults): replace by the cluster branch's schema.Migrate for clusters once it
-// lands; this is the same shape, written out for the pipeline tests meanwhile.
-func clusterSchema(t *testing.T, db *testenv.ClusterDB) {
+// clusterSchema applies the migrations, rendered for the cluster, to db.
+func clusterSchema(t *testing.T, db *testenv.ClusterDB) schema.Cluster {
 	t.Helper()
-	c, d := db.Name, db.Database
-	repl := func(table string) string {
-		return fmt.Sprintf("ReplicatedMergeTree('/clickhouse/tables/{shard}/%s/%s', '{replica}')", d, table)
-	}
-	stmts := []string{
-		`CREATE TABLE ${db}.events_local ON CLUSTER ${c} (
-    event_time DateTime, event_time_ms UInt16, status_code UInt16, error_type LowCardinality(String),
-    request_id String, error_message LowCardinality(String), error_url LowCardinality(String),
-    environment LowCardinality(String), category LowCardinality(String), actor LowCardinality(String),
-    known UInt8, flags Array(String), method LowCardinality(String), path String, project_id String,
-    organization_id String, member_id String, client String, region LowCardinality(String),
-    latency_ms Nullable(Float64), attr_keys Array(String), attr_values Array(String),
-    catalog_version LowCardinality(String), kafka_topic LowCardinality(String), kafka_partition UInt32,
-    kafka_offset UInt64, kafka_time DateTime, ingested_at DateTime, insert_id UInt64, fingerprint UInt64 DEFAULT 0
-) ENGINE = ` + repl("events_local") + ` PARTITION BY toYYYYMMDD(event_time) ORDER BY (error_type, event_time)`,
-		`CREATE TABLE ${db}.quarantine_local ON CLUSTER ${c} (
-    received_at DateTime, reason LowCardinality(String), detail String, payload String, payload_bytes UInt32,
-    kafka_topic LowCardinality(String), kafka_partition UInt32, kafka_offset UInt64, kafka_time DateTime,
-    kafka_key String, insert_id UInt64, fingerprint UInt64 DEFAULT 0
-) ENGINE = ` + repl("quarantine_local") + ` PARTITION BY toYYYYMMDD(received_at) ORDER BY (reason, received_at)`,
-		`CREATE TABLE ${db}.events_per_minute_local ON CLUSTER ${c} (
-    minute DateTime, error_type LowCardinality(String), category LowCardinality(String),
-    environment LowCardinality(String), status_code UInt16, known UInt8, events UInt64
-) ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/${db}/events_per_minute_local', '{replica}', events)
-PARTITION BY toYYYYMM(minute) ORDER BY (minute, error_type, category, environment, status_code, known)`,
-		`CREATE MATERIALIZED VIEW ${db}.events_per_minute_mv ON CLUSTER ${c} TO ${db}.events_per_minute_local AS
-SELECT toStartOfMinute(event_time) AS minute, error_type, category, environment, status_code, known, count() AS events
-FROM ${db}.events_local GROUP BY minute, error_type, category, environment, status_code, known`,
-		`CREATE TABLE ${db}.stored_offsets_local ON CLUSTER ${c} (
-    kafka_topic LowCardinality(String), kafka_partition UInt32, kafka_offset UInt64, fingerprint UInt64, stored_at DateTime
-) ENGINE = ` + repl("stored_offsets_local") + ` PARTITION BY toYYYYMMDD(stored_at) ORDER BY (kafka_topic, kafka_partition, kafka_offset)`,
-		`CREATE MATERIALIZED VIEW ${db}.events_offsets_mv ON CLUSTER ${c} TO ${db}.stored_offsets_local AS
-SELECT kafka_topic, kafka_partition, kafka_offset, fingerprint, ingested_at AS stored_at FROM ${db}.events_local`,
-		`CREATE MATERIALIZED VIEW ${db}.quarantine_offsets_mv ON CLUSTER ${c} TO ${db}.stored_offsets_local AS
-SELECT kafka_topic, kafka_partition, kafka_offset, fingerprint, received_at AS stored_at FROM ${db}.quarantine_local`,
-	}
-	for _, t := range []string{"events", "quarantine", "stored_offsets"} {
-		stmts = append(stmts, "CREATE TABLE ${db}."+t+" ON CLUSTER ${c} AS ${db}."+t+"_local ENGINE = Distributed(${c}, ${db}, "+t+"_local, "+clusterShardingKey+")")
-	}
-	// Only read: the view on each shard fills the local tables.
-	stmts = append(stmts, "CREATE TABLE ${db}.events_per_minute ON CLUSTER ${c} AS ${db}.events_per_minute_local ENGINE = Distributed(${c}, ${db}, events_per_minute_local, rand())")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, s := range stmts {
-		s = strings.NewReplacer("${db}", d, "${c}", c).Replace(s)
-		if err := db.Conn.Exec(ctx, s); err != nil {
-			t.Fatalf("cluster schema: %v\n%s", err, s)
-		}
+	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
+	if _, err := schema.MigrateOn(ctx, schema.Native(db.Conn), db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
+		t.Fatalf("migrate on cluster %s: %v", db.Name, err)
 	}
+	return cl
 }
 
 // newClusterHarness is a harness whose ClickHouse is the 2x2 test cluster with the schema
@@ -83,11 +34,10 @@ func newClusterHarness(t *testing.T, partitions int) (*harness, *testenv.Cluster
 	topic := "api-errors"
 	b := testenv.Broker(t, topic, partitions)
 	db := testenv.ClickHouseCluster(t)
-	clusterSchema(t, db)
+	cl := clusterSchema(t, db)
 	h := &harness{t: t, broker: b.Addr, brokerCluster: b.Cluster, topic: topic,
 		ch: &testenv.CH{Addr: db.Nodes[0].Addr, Database: db.Database, Conn: db.Conn}, cat: mustCatalog(t), written: loadgen.NewExpected()}
-	h.cluster = &ClusterConfig{Name: db.Name, ShardingKey: clusterShardingKey,
-		LocalTable: func(t string) string { return t + "_local" },
+	h.cluster = &ClusterConfig{Name: db.Name, ShardingKey: cl.ShardingExpr(), LocalTable: cl.LocalTable,
 		Connect: func(ctx context.Context, addrs []string) (driver.Conn, error) {
 			return clickhouse.Open(&clickhouse.Options{Addr: addrs, Auth: clickhouse.Auth{Database: db.Database, Username: "default"},
 				DialTimeout: 2 * time.Second, MaxOpenConns: 4})
