@@ -20,8 +20,29 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []*Row,
 	if err := s.retryRead(ctx, table, func(ctx context.Context) (err error) {
 		missing, err = s.viewsMissed(ctx, rows, w.at)
 		return err
-	}); err != nil || !missing {
+	}); err != nil {
 		return err
+	}
+	if !missing {
+		// stored_offsets has the block; the rollup's view runs after it and may still
+		// have failed.
+		if table != tableEvents || s.rollupTable == "" {
+			return nil
+		}
+		var short bool
+		if err := s.retryRead(ctx, table, func(ctx context.Context) (err error) {
+			short, err = s.rollupShort(ctx, id, w.at)
+			return err
+		}); err != nil || !short {
+			return err
+		}
+		if err := s.retryRead(ctx, table, func(ctx context.Context) error { return s.writeRollup(ctx, id, w.at) }); err != nil {
+			return err
+		}
+		s.m.ViewsRepaired.WithLabelValues(table).Inc()
+		s.log.Warn("a block landed without its rollup (the insert failed after the commit); wrote the rollup rows for it",
+			"table", table, "shard", s.shard, "rows", len(rows))
+		return nil
 	}
 	// Each step sends the same block on every attempt, so a repeat after a lost reply is
 	// deduplicated by the Replicated table.
@@ -143,3 +164,112 @@ func (s *Sink) writeRollup(ctx context.Context, id uint64, at time.Time) error {
 	}
 	return ins.Send()
 }
+
+// rollupShort reports whether the rollup lacks the block with insert id: in every group
+// (minute, error type, category, environment, status, known) of the block, the rollup holds
+// fewer events than the shard's events table by at least the block's own count. An insert of
+// another ingester between its table and its view can make a group short for a moment, so
+// a shortfall must last: it is looked at again for up to rollupSettle, and taken as the
+// block's only if it still covers the block's counts then.
+func (s *Sink) rollupShort(ctx context.Context, id uint64, at time.Time) (bool, error) {
+	type group struct {
+		minute                   time.Time
+		errorType, category, env string
+		status                   uint16
+		known                    uint8
+	}
+	const dims = "error_type, category, environment, status_code, known"
+	read := func(q string, args ...any) (map[group]uint64, error) {
+		rows, err := s.conn.Query(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[group]uint64{}
+		for rows.Next() {
+			var g group
+			var n uint64
+			if err := rows.Scan(&g.minute, &g.errorType, &g.category, &g.env, &g.status, &g.known, &n); err != nil {
+				return nil, err
+			}
+			out[g] = n
+		}
+		return out, rows.Err()
+	}
+	events := "`" + s.db + "`." + s.readTable[tableEvents]
+	minutes := "(SELECT DISTINCT toStartOfMinute(event_time) FROM " + events + " WHERE insert_id = ? AND ingested_at = ?)"
+	ours, err := read("SELECT toStartOfMinute(event_time) AS minute, "+dims+", toUInt64(count()) FROM "+events+
+		" WHERE insert_id = ? AND ingested_at = ? GROUP BY minute, "+dims, id, at)
+	if err != nil {
+		return false, err
+	}
+	deadline := time.Now().Add(rollupSettle)
+	for {
+		all, err := read("SELECT toStartOfMinute(event_time) AS minute, "+dims+", toUInt64(count()) FROM "+events+
+			" WHERE toStartOfMinute(event_time) IN "+minutes+" GROUP BY minute, "+dims, id, at)
+		if err != nil {
+			return false, err
+		}
+		rolled, err := read("SELECT minute, "+dims+", toUInt64(sum(events)) FROM `"+s.db+"`."+s.rollupTable+
+			" WHERE minute IN "+minutes+" GROUP BY minute, "+dims, id, at)
+		if err != nil {
+			return false, err
+		}
+		covered, exact := true, true
+		for g, n := range ours {
+			deficit := int64(all[g]) - int64(rolled[g])
+			covered = covered && deficit >= int64(n)
+			exact = exact && deficit == int64(n)
+		}
+		if !covered {
+			return false, nil // some group has the block's events: the view ran
+		}
+		if exact || time.Now().After(deadline) {
+			return true, nil
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return false, err
+		}
+	}
+}
+
+// rollupSettle is how long a rollup shortfall is watched before it is taken as a block's.
+const rollupSettle = 2 * time.Second
+
+// afterRepeat runs after a block that failed before was accepted by a Replicated table. An
+// earlier attempt may have been committed while its reply said otherwise (ZooKeeper's
+// "Connection loss": the part's status is unknown and it shows up only later), and the
+// accepted repeat was then dropped as a duplicate, which 18.16 does not pass to views. Once
+// the block's rows are visible, the views are checked and written where they lack it.
+func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []*Row, id uint64) error {
+	s := w.sink
+	timeCol := "ingested_at"
+	if table == tableQuarantine {
+		timeCol = "received_at"
+	}
+	deadline := time.Now().Add(repeatVisible)
+	for {
+		var n uint64
+		err := s.retryRead(ctx, table, func(ctx context.Context) error {
+			return s.conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[table]+
+				" WHERE insert_id = ? AND "+timeCol+" = ?", id, w.at).Scan(&n)
+		})
+		if err != nil {
+			return err
+		}
+		if n >= uint64(len(rows)) {
+			return w.repairViews(ctx, table, rows, id)
+		}
+		if time.Now().After(deadline) {
+			s.log.Warn("a repeated block is not all visible yet; its views are not checked", "table", table, "shard", s.shard,
+				"rows", len(rows), "visible", n, "waited", repeatVisible)
+			return nil
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("check views of %s.%s: %w", s.db, table, err)
+		}
+	}
+}
+
+// repeatVisible bounds the wait for a repeated block's rows to show.
+const repeatVisible = 10 * time.Second

@@ -182,9 +182,17 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		if err == nil {
 			s.fatal.Store(nil)
 			s.m.InsertDuration.WithLabelValues(table).Observe(time.Since(start).Seconds())
+			if s.replicated && ids.failed && id == ids.id {
+				// This block was sent before and failed: the success may be the table
+				// dropping it as a repeat of an attempt that did land, without its views.
+				if err := w.afterRepeat(ctx, table, rows, id); err != nil {
+					return err
+				}
+			}
 			w.stored(table, rows)
 			return nil
 		}
+		ids.failed = true
 		if ctx.Err() != nil {
 			return fmt.Errorf("insert into %s.%s: %w", s.db, table, ctx.Err())
 		}
@@ -328,13 +336,14 @@ func (w *tableWrite) attempt(ctx context.Context, table string, rows []*Row, ids
 // is not stored twice. A different set of rows (some landed, some abandoned, a split) gets a
 // new id, so an insert_deduplication_token never hides rows that were not stored.
 type attemptID struct {
-	id   uint64
-	rows int // rows only ever leave a write, so an equal count is the same rows
+	id     uint64
+	rows   int  // rows only ever leave a write, so an equal count is the same rows
+	failed bool // an attempt with this id failed
 }
 
 func (a *attemptID) forRows(n int) uint64 {
 	if a.id == 0 || a.rows != n {
-		a.id, a.rows = rand.Uint64()|1, n
+		a.id, a.rows, a.failed = rand.Uint64()|1, n, false
 	}
 	return a.id
 }
