@@ -170,6 +170,8 @@ func testClusterShardDown(t *testing.T, viaDistributed bool) {
 	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
+	clusterSettled(t, db)
+	db.SyncReplicas(t, db.Database+".events_local", db.Database+".quarantine_local", db.Database+".events_per_minute_local")
 	h.assertExactlyOnce()
 	t.Logf("shard 2 down %s; shard 1's partitions caught up meanwhile, shard 2's held %d messages uncommitted; retries by cause %v",
 		time.Since(down).Round(100*time.Millisecond), waiting, causes)
