@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -146,7 +148,7 @@ func TestClusterReplicaKilled(t *testing.T) {
 		restarted := false
 		h.t.Cleanup(func() {
 			if !restarted { // the cluster is the test binary's: never leave a node down
-				n.Start(h.t)
+				startAfterKill(h.t, n)
 			}
 		})
 		h.produce(52, 3000, nil)
@@ -173,7 +175,7 @@ func TestClusterReplicaKilled(t *testing.T) {
 		}
 		stored := time.Since(killed)
 		time.Sleep(max(testenv.ClusterZKSessionTimeout+time.Second-time.Since(killed), 0))
-		n.Start(h.t)
+		startAfterKill(h.t, n)
 		restarted = true
 		return fmt.Sprintf("replica %s SIGKILLed; shard 1's %d messages all stored on %s alone %s after the kill; %s started again after %s",
 			n.Name, want, db.Nodes[other].Name, stored.Round(100*time.Millisecond), n.Name, time.Since(killed).Round(100*time.Millisecond))
@@ -224,16 +226,34 @@ func TestClusterShardDownTwoMembers(t *testing.T) {
 		h.t.Cleanup(func() {
 			if !restarted {
 				for _, n := range nodes {
-					n.Start(h.t)
+					startAfterKill(h.t, n)
 				}
 			}
 		})
 		h.produce(54, 3000, nil)
 		time.Sleep(max(testenv.ClusterZKSessionTimeout+time.Second-time.Since(killed), 0))
 		for _, n := range nodes {
-			n.Start(h.t)
+			startAfterKill(h.t, n)
 		}
 		restarted = true
 		return fmt.Sprintf("shard 2 (both replicas) SIGKILLed for %s", time.Since(killed).Round(100*time.Millisecond))
 	})
+}
+
+// startAfterKill starts a SIGKILLed node again the way an operator does after a crash: with
+// the force_restore_data flag, because 18.16 refuses to load a Replicated table whose local
+// parts differ too much from ZooKeeper's list ("The local set of parts ... doesn't look like
+// the set of parts in ZooKeeper"), which a kill in the middle of inserts can leave. Parts
+// only on the disk (never committed) are detached; missing ones are fetched from the other
+// replica.
+func startAfterKill(t testing.TB, n *testenv.Node) {
+	t.Helper()
+	flags := filepath.Join(n.Dir, "data", "flags")
+	if err := os.MkdirAll(flags, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(flags, "force_restore_data"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.Start(t)
 }

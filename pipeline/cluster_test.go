@@ -157,7 +157,7 @@ func testClusterShardDown(t *testing.T, viaDistributed bool) {
 	time.Sleep(max(testenv.ClusterZKSessionTimeout+time.Second-time.Since(down), 0))
 	waiting := lagByShard()[2]
 	for _, n := range db.ShardNodes(2) {
-		n.Start(t)
+		startAfterKill(t, n)
 	}
 	waitFor(t, 2*time.Minute, "shard 2's partitions caught up", func() bool { l := lagByShard(); return l[1]+l[2] == 0 })
 	causes := 0.0
