@@ -108,6 +108,7 @@ func (s *Sink) shardSink(conn driver.Conn, shard int, local func(table string) s
 		c.readTable[t] = local(t)
 	}
 	c.rollupTable = local(tableRollup)
+	c.checkViews = !viaDistributed
 	for t, cols := range map[string][]string{tableEvents: eventColumns, tableQuarantine: quarantineColumns} {
 		if viaDistributed {
 			c.insertSQL[t] = insertStatement(s.db, t, cols)

@@ -16,6 +16,17 @@ import (
 // block missing from stored_offsets is missing from the rollup too.
 func (w *tableWrite) repairViews(ctx context.Context, table string, rows []*Row, id uint64) error {
 	s := w.sink
+	if !s.checkViews {
+		return nil
+	}
+	// The tables are read on one replica: it must have fetched what the others were given
+	// (the block, its views) before what it lacks can be told apart from what it has not
+	// fetched yet. A replica that cannot sync (its peer is down) is not asked.
+	if err := s.syncReplica(ctx, table); err != nil {
+		s.log.Warn("cannot sync the replica; the views of a block that landed while its insert failed are not checked",
+			"table", table, "shard", s.shard, "rows", len(rows), "error", err)
+		return nil
+	}
 	var missing bool
 	if err := s.retryRead(ctx, table, func(ctx context.Context) (err error) {
 		missing, err = s.viewsMissed(ctx, rows, w.at)
@@ -243,6 +254,9 @@ const rollupSettle = 2 * time.Second
 // the block's rows are visible, the views are checked and written where they lack it.
 func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []*Row, id uint64) error {
 	s := w.sink
+	if !s.checkViews {
+		return nil
+	}
 	timeCol := "ingested_at"
 	if table == tableQuarantine {
 		timeCol = "received_at"
@@ -273,3 +287,21 @@ func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []*Row,
 
 // repeatVisible bounds the wait for a repeated block's rows to show.
 const repeatVisible = 10 * time.Second
+
+// syncReplica runs SYSTEM SYNC REPLICA, under the insert timeout, on the local tables a view
+// check reads: the table, stored_offsets and (for events) the rollup.
+func (s *Sink) syncReplica(ctx context.Context, table string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	tables := []string{s.readTable[table], s.readTable[tableStoredOffsets]}
+	if table == tableEvents && s.rollupTable != "" {
+		tables = append(tables, s.rollupTable)
+	}
+	for _, t := range tables {
+		// Names from the schema's renderer, never from input.
+		if err := s.conn.Exec(ctx, "SYSTEM SYNC REPLICA `"+s.db+"`."+t); err != nil {
+			return fmt.Errorf("sync replica %s.%s: %w", s.db, t, err)
+		}
+	}
+	return nil
+}

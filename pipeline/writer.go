@@ -67,6 +67,10 @@ type Sink struct {
 	// rollupTable is the per-minute rollup's local table, which repairViews writes; "" off a
 	// cluster.
 	rollupTable string
+	// checkViews: the views of a block that landed while its insert failed are checked and
+	// written (views.go). Only with local inserts, where the block was written on the
+	// replica the checks read; a Distributed insert may have put it on the other one.
+	checkViews bool
 }
 
 // NewSink returns a Sink writing into cfg.Database over conn.
