@@ -21,8 +21,9 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []*Row,
 	}
 	// The tables are read on one replica: it must have fetched what the others were given
 	// (the block, its views) before what it lacks can be told apart from what it has not
-	// fetched yet. A replica that cannot sync (its peer is down) is not asked.
-	if err := s.syncReplica(ctx, table); err != nil {
+	// fetched yet. The sync is tried for syncPatience (ZooKeeper may be coming back); a
+	// replica that cannot sync by then (its peer is down) is not asked.
+	if err := s.syncReplicaPatiently(ctx, table); err != nil {
 		s.log.Warn("cannot sync the replica; the views of a block that landed while its insert failed are not checked",
 			"table", table, "shard", s.shard, "rows", len(rows), "error", err)
 		return nil
@@ -287,6 +288,24 @@ func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []*Row,
 
 // repeatVisible bounds the wait for a repeated block's rows to show.
 const repeatVisible = 10 * time.Second
+
+// syncPatience bounds how long a view check waits for its replica to sync.
+const syncPatience = 30 * time.Second
+
+// syncReplicaPatiently retries syncReplica, with backoff, for up to syncPatience.
+func (s *Sink) syncReplicaPatiently(ctx context.Context, table string) error {
+	deadline := time.Now().Add(syncPatience)
+	for attempt := 0; ; attempt++ {
+		err := s.syncReplica(ctx, table)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
+		if err := sleep(ctx, s.backoff(classRetryable, attempt)); err != nil {
+			return err
+		}
+	}
+}
 
 // syncReplica runs SYSTEM SYNC REPLICA, under the insert timeout, on the local tables a view
 // check reads: the table, stored_offsets and (for events) the rollup.
