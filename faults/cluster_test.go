@@ -64,18 +64,24 @@ func TestClusterFaults(t *testing.T) {
 
 	// A whole shard down: the other shard's partitions are committed on meanwhile.
 	shardOf := r.shardsOfPartitions()
-	time.Sleep(2 * time.Second)
+	// The restarted replica restores its tables for a while; shard 1 must be storing again
+	// before the next fault, so that what follows is the other shard's doing.
+	settled := r.committedByShard(shardOf)
+	waitUntil(t, 60*time.Second, "shard 1 commits again after its replica's restart", func() (bool, string) {
+		c := r.committedByShard(shardOf)
+		return c[1] > settled[1], fmt.Sprintf("shard 1 committed %d", c[1])
+	})
 	before := r.committedByShard(shardOf)
 	for _, n := range cl.ShardNodes(2) {
 		n.Kill()
 		down = append(down, n)
 	}
 	killed = time.Now()
-	time.Sleep(4 * time.Second)
-	during := r.committedByShard(shardOf)
-	if during[1] <= before[1] {
-		t.Fatalf("shard 2 down: shard 1's partitions committed nothing more (%d, then %d)", before[1], during[1])
-	}
+	var during map[int]int64
+	waitUntil(t, 30*time.Second, "shard 1's partitions committed on while shard 2 is down", func() (bool, string) {
+		during = r.committedByShard(shardOf)
+		return during[1] > before[1] && time.Since(killed) >= 4*time.Second, fmt.Sprintf("shard 1 committed %d, then %d", before[1], during[1])
+	})
 	restart(killed)
 	notes = append(notes, fmt.Sprintf("shard 2 down %s, shard 1's partitions committed %d more meanwhile",
 		time.Since(killed).Round(100*time.Millisecond), during[1]-before[1]))
