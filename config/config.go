@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/schema"
 	"github.com/spf13/cast"
 	"github.com/spf13/viper"
 )
@@ -70,6 +71,29 @@ type ClickHouse struct {
 	ReadTimeout time.Duration
 	Compression string // "lz4", "zstd" or "none"
 	TLS         TLS
+	Cluster     Cluster
+}
+
+// Cluster is cluster mode (clickhouse.cluster and clickhouse.cluster_*): the schema is
+// rendered ON CLUSTER with Replicated tables under Distributed ones (see schema.Cluster).
+// An empty Name is a single server, and the other fields are then unused.
+type Cluster struct {
+	Name        string        // remote_servers name
+	ZKPath      string        // ZooKeeper prefix of the Replicated tables' paths
+	ShardingKey []string      // columns hashed to pick a row's shard
+	Insert      string        // "distributed" (synchronous) or "local" (each shard's local tables)
+	DDLTimeout  time.Duration // distributed_ddl_task_timeout of the migrations
+}
+
+// Enabled reports whether cluster mode is on.
+func (c Cluster) Enabled() bool { return c.Name != "" }
+
+// Schema is the cluster as schema renders it.
+func (c Cluster) Schema() schema.Cluster {
+	if !c.Enabled() {
+		return schema.Cluster{}
+	}
+	return schema.Cluster{Name: c.Name, ZKPath: c.ZKPath, ShardingKey: c.ShardingKey}
 }
 
 // Batch bounds each insert and the memory held between fetch and insert.
@@ -206,6 +230,11 @@ func Defaults() map[string]any {
 		"clickhouse.read_timeout":  "30s",
 		"clickhouse.compression":   "lz4",
 
+		"clickhouse.cluster":                  "",
+		"clickhouse.cluster_zk_path":          schema.DefaultZKPath,
+		"clickhouse.cluster_sharding_key":     schema.DefaultShardingKey(),
+		"clickhouse.cluster_insert":           "distributed",
+		"clickhouse.cluster_ddl_timeout":      "60s",
 		"clickhouse.tls.enabled":              false,
 		"clickhouse.tls.ca_file":              "",
 		"clickhouse.tls.cert_file":            "",
@@ -457,6 +486,29 @@ func (r *reader) oneOf(key string, allowed ...string) string {
 	return s
 }
 
+// clusterSection reads clickhouse.cluster and, when it names a cluster, the rest of
+// cluster mode.
+func (r *reader) clusterSection() Cluster {
+	c := Cluster{Name: r.str("clickhouse.cluster")}
+	if !c.Enabled() {
+		return c
+	}
+	if err := schema.ValidateClusterName(c.Name); err != nil {
+		r.fail("clickhouse.cluster", "%v", err)
+	}
+	c.ZKPath = r.str("clickhouse.cluster_zk_path")
+	if err := schema.ValidateZKPath(c.ZKPath); err != nil {
+		r.fail("clickhouse.cluster_zk_path", "%v", err)
+	}
+	c.ShardingKey = r.list("clickhouse.cluster_sharding_key")
+	if err := schema.ValidateShardingKey(c.ShardingKey); err != nil {
+		r.fail("clickhouse.cluster_sharding_key", "%v", err)
+	}
+	c.Insert = r.oneOf("clickhouse.cluster_insert", "distributed", "local")
+	c.DDLTimeout = r.duration("clickhouse.cluster_ddl_timeout", time.Second)
+	return c
+}
+
 func (r *reader) hostPorts(key string) []string {
 	addrs := r.list(key)
 	for _, a := range addrs {
@@ -504,6 +556,7 @@ func fromViper(v *viper.Viper) (*Config, error) {
 	if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(c.ClickHouse.Database) {
 		r.fail("clickhouse.database", "%q must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)", c.ClickHouse.Database)
 	}
+	c.ClickHouse.Cluster = r.clusterSection()
 	c.ClickHouse.Password = r.secret("clickhouse.password")
 	c.ClickHouse.TLS = r.tlsSection("clickhouse.tls")
 	c.Kafka.SASL = r.saslSection("kafka.sasl")

@@ -60,7 +60,48 @@ func equalConfig(a, b Config) bool {
 		a.Checks == b.Checks && a.Catalog == b.Catalog && a.Metrics == b.Metrics &&
 		a.Ingest == b.Ingest && a.Query == b.Query && a.Log == b.Log &&
 		a.ClickHouse.Database == b.ClickHouse.Database && a.ClickHouse.Compression == b.ClickHouse.Compression &&
-		a.Kafka.SASL == b.Kafka.SASL && a.Kafka.TLS == b.Kafka.TLS && a.ClickHouse.TLS == b.ClickHouse.TLS
+		a.Kafka.SASL == b.Kafka.SASL && a.Kafka.TLS == b.Kafka.TLS && a.ClickHouse.TLS == b.ClickHouse.TLS &&
+		a.ClickHouse.Cluster.Name == b.ClickHouse.Cluster.Name
+}
+
+// Cluster mode reads its keys only when clickhouse.cluster names a cluster; bad values
+// name their key.
+func TestClusterKeys(t *testing.T) {
+	c, err := Load("")
+	if err != nil || c.ClickHouse.Cluster.Enabled() || c.ClickHouse.Cluster.Schema().Enabled() {
+		t.Fatalf("default is a single server: %+v, %v", c.ClickHouse.Cluster, err)
+	}
+	t.Setenv("FAULTLINE_CLICKHOUSE_CLUSTER", "prod")
+	c, err = Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.ClickHouse.Cluster
+	if got.Name != "prod" || got.ZKPath != "/clickhouse/tables/faultline" || strings.Join(got.ShardingKey, ",") != "kafka_topic,kafka_partition" ||
+		got.Insert != "distributed" || got.DDLTimeout != time.Minute {
+		t.Fatalf("cluster defaults: %+v", got)
+	}
+	if s := got.Schema(); s.Name != "prod" || s.Validate() != nil {
+		t.Fatalf("schema cluster %+v: %v", s, s.Validate())
+	}
+	for _, tc := range []struct{ env, value, wantKey string }{
+		{"FAULTLINE_CLICKHOUSE_CLUSTER", "prod-eu", "clickhouse.cluster"},
+		{"FAULTLINE_CLICKHOUSE_CLUSTER_ZK_PATH", "clickhouse/tables", "clickhouse.cluster_zk_path"},
+		{"FAULTLINE_CLICKHOUSE_CLUSTER_ZK_PATH", "/ch/{shard}", "clickhouse.cluster_zk_path"},
+		{"FAULTLINE_CLICKHOUSE_CLUSTER_ZK_PATH", "/ch/x'y", "clickhouse.cluster_zk_path"},
+		{"FAULTLINE_CLICKHOUSE_CLUSTER_SHARDING_KEY", "rand()", "clickhouse.cluster_sharding_key"},
+		{"FAULTLINE_CLICKHOUSE_CLUSTER_SHARDING_KEY", "kafka_topic,kafka_topic", "clickhouse.cluster_sharding_key"},
+		{"FAULTLINE_CLICKHOUSE_CLUSTER_INSERT", "async", "clickhouse.cluster_insert"},
+		{"FAULTLINE_CLICKHOUSE_CLUSTER_DDL_TIMEOUT", "10ms", "clickhouse.cluster_ddl_timeout"},
+	} {
+		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.env, tc.value)
+			_, err := Load("")
+			if err == nil || !strings.Contains(err.Error(), "key "+tc.wantKey+" ") {
+				t.Fatalf("error does not name key %s: %v", tc.wantKey, err)
+			}
+		})
+	}
 }
 
 func TestDefaults(t *testing.T) {

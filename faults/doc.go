@@ -15,6 +15,9 @@
 //	TestClickHouseHangsWhileAMemberTakesOver  clickhouse-server SIGSTOPped past the rebalance
 //	                                     timeout while one member dies and the other takes over
 //	TestHostileBacklogStaysUnderTheMemoryBound  64 KiB messages of 8,000 tiny keys: RSS bound
+//	TestClusterFaults                    cluster mode on ZooKeeper + 2x2 ClickHouse, two members:
+//	                                     a replica SIGKILLed, a whole shard down, ZooKeeper
+//	                                     SIGSTOPped past its session timeout
 //
 // `make soak` (build tag soak) combines the same faults at random for SOAK_DURATION; half of
 // its ClickHouse outages are hangs (SIGSTOP / SIGCONT).

@@ -69,6 +69,9 @@ type rigOptions struct {
 	// ownClickHouse starts a clickhouse-server for this test alone (stoppable) instead of a
 	// database on the test binary's shared server.
 	ownClickHouse bool
+	// cluster writes to a database on the test binary's 2x2 ClickHouse cluster (ZooKeeper +
+	// 18.16), with the schema rendered for it and the ingesters in cluster mode.
+	cluster bool
 }
 
 // rig is one fault scenario's world: a broker, a ClickHouse database with the schema, the
@@ -81,7 +84,8 @@ type rig struct {
 	broker string
 	bp     *testenv.BrokerProcess // nil with the in-process broker
 	chAddr string
-	chSrv  *testenv.Server // nil on the shared server
+	chSrv  *testenv.Server    // nil on the shared server
+	cl     *testenv.ClusterDB // set with rigOptions.cluster; chAddr is its first node
 	db     string
 	kc     *kafka.Client
 	dir    string // ingester logs and working dir, kept until the rig's cleanup has run
@@ -128,13 +132,20 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 			t.Fatalf("create database %s: %v", r.db, err)
 		}
 		admin.Close()
+	} else if opts.cluster {
+		r.cl = testenv.ClickHouseCluster(t)
+		r.chAddr, r.db = r.cl.Nodes[0].Addr, r.cl.Database
 	} else {
 		ch := testenv.ClickHouse(t)
 		r.chAddr, r.db = ch.Addr, ch.Database
 	}
 	conn := r.conn()
 	defer conn.Close()
-	if _, err := schema.Migrate(context.Background(), schema.Native(conn), r.db); err != nil {
+	mo := schema.Options{}
+	if r.cl != nil {
+		mo = schema.Options{Cluster: r.clusterSchema(), DDLTimeout: 20 * time.Second}
+	}
+	if _, err := schema.MigrateOn(context.Background(), schema.Native(conn), r.db, mo); err != nil {
 		t.Fatalf("migrate %s: %v", r.db, err)
 	}
 	t.Cleanup(func() {
@@ -446,7 +457,7 @@ type ingestProc struct {
 // ingesterEnv is the ingester's configuration for a rig, at test speed: short session
 // timeout so a SIGKILLed member's partitions move on after 3 s, small batches flushed often.
 func (r *rig) ingesterEnv(metricsAddr string) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"FAULTLINE_KAFKA_BROKERS":            r.broker,
 		"FAULTLINE_KAFKA_TOPIC":              topic,
 		"FAULTLINE_KAFKA_GROUP":              group,
@@ -468,6 +479,19 @@ func (r *rig) ingesterEnv(metricsAddr string) map[string]string {
 		"FAULTLINE_CATALOG_PATH":             filepath.Join(r.root, "schema", "catalog.json"),
 		"FAULTLINE_LOG_LEVEL":                "info",
 	}
+	if r.cl != nil {
+		// Every node: the main connection (schema check, the shard of a partition) keeps
+		// working with any node down. Each shard's connection comes from system.clusters.
+		env["FAULTLINE_CLICKHOUSE_ADDR"] = strings.Join(r.cl.Addrs(), ",")
+		env["FAULTLINE_CLICKHOUSE_CLUSTER"] = r.cl.Name
+		env["FAULTLINE_CLICKHOUSE_CLUSTER_INSERT"] = "local"
+	}
+	return env
+}
+
+// clusterSchema is the rig's cluster as the schema renders it.
+func (r *rig) clusterSchema() schema.Cluster {
+	return schema.Cluster{Name: r.cl.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
 }
 
 // startIngester runs the ingester binary with the rig's config plus extra, and waits until
@@ -857,6 +881,11 @@ func (r *rig) verify() verified {
 	poisoned := r.poisoned
 	r.mu.Unlock()
 
+	if r.cl != nil {
+		// Reads through the Distributed tables pick a replica at random; replication is
+		// asynchronous.
+		r.cl.SyncReplicas(t, r.db+".events_local", r.db+".quarantine_local", r.db+".stored_offsets_local", r.db+".events_per_minute_local")
+	}
 	ends, err := r.endOffsets(ctx)
 	if err != nil {
 		t.Fatal(err)

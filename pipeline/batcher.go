@@ -7,6 +7,7 @@ import (
 
 // pending is a sealed batch on its way to the sink.
 type pending struct {
+	lane    *lane
 	batch   *Batch
 	next    map[*partition]int64 // offset to commit per partition once stored
 	bytes   int                  // budget to release, skipped rows included
@@ -14,10 +15,10 @@ type pending struct {
 	waiters []chan error
 }
 
-// batchLoop gathers rows into batches and seals them on rows, bytes, age or request.
-func (in *Ingester) batchLoop(ctx context.Context) {
+// batchLoop gathers a lane's rows into batches and seals them on rows, bytes, age or request.
+func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 	var (
-		cur     = in.sink.Begin()
+		cur     = l.sink.Begin()
 		next    = map[*partition]int64{}
 		bytes   int
 		first   time.Time
@@ -27,30 +28,30 @@ func (in *Ingester) batchLoop(ctx context.Context) {
 		if cur.Len() == 0 && len(next) == 0 && len(waiters) == 0 {
 			return
 		}
-		p := &pending{batch: cur, next: next, bytes: bytes, trigger: trigger, waiters: waiters}
+		p := &pending{lane: l, batch: cur, next: next, bytes: bytes, trigger: trigger, waiters: waiters}
 		select {
-		case in.batches <- p:
+		case l.batches <- p:
 		case <-ctx.Done():
 			// Shutting down past its timeout: answer the waiters once, here, and forget the
 			// batch (its rows were not stored and are read again).
 			for _, w := range waiters {
 				w <- ctx.Err()
 			}
-			in.budget.release(bytes)
+			l.budget.release(bytes)
 		}
-		cur, next, bytes, first, waiters = in.sink.Begin(), map[*partition]int64{}, 0, time.Time{}, nil
+		cur, next, bytes, first, waiters = l.sink.Begin(), map[*partition]int64{}, 0, time.Time{}, nil
 	}
 	tick := time.NewTicker(max(in.cfg.Batch.MaxAge/4, 5*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			in.budget.release(bytes)
+			l.budget.release(bytes)
 			for _, w := range waiters {
 				w <- ctx.Err()
 			}
 			return
-		case it := <-in.items:
+		case it := <-l.items:
 			if it.flush != nil {
 				waiters = append(waiters, it.flush.done)
 				seal(it.flush.trigger)

@@ -21,10 +21,11 @@ func newBudget(limit int, gauge prometheus.Gauge) *budget {
 	return &budget{limit: int64(limit), freed: make(chan struct{}), gauge: gauge}
 }
 
-// setGauge reports used; callers hold mu.
-func (b *budget) setGauge() {
+// addGauge reports a change of used; callers hold mu. Lanes of a cluster each have a budget
+// and share the gauge, so it moves by deltas.
+func (b *budget) addGauge(delta int64) {
 	if b.gauge != nil {
-		b.gauge.Set(float64(b.used))
+		b.gauge.Add(float64(delta))
 	}
 }
 
@@ -37,7 +38,7 @@ func (b *budget) acquire(ctx context.Context, n int) (int, error) {
 		b.mu.Lock()
 		if b.used+want <= b.limit {
 			b.used += want
-			b.setGauge()
+			b.addGauge(want)
 			b.mu.Unlock()
 			return int(want), nil
 		}
@@ -55,7 +56,7 @@ func (b *budget) acquire(ctx context.Context, n int) (int, error) {
 func (b *budget) release(n int) {
 	b.mu.Lock()
 	b.used -= int64(n)
-	b.setGauge()
+	b.addGauge(-int64(n))
 	close(b.freed)
 	b.freed = make(chan struct{})
 	b.mu.Unlock()

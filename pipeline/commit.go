@@ -12,9 +12,10 @@ import (
 	"github.com/faultline/faultline/metrics"
 )
 
-// flushLoop stores sealed batches, up to cfg.Batch.Inserts at once, and hands each result to
-// the commit stage in the order the batches were sealed: the end of the chain.
-func (in *Ingester) flushLoop(ctx context.Context) {
+// flushLoop stores a lane's sealed batches, up to cfg.Batch.Inserts at once, and hands each
+// result to the commit stage in the order the batches were sealed: the end of the chain. Each
+// lane (shard) has its own, so a shard that is down holds back only its partitions' commits.
+func (in *Ingester) flushLoop(ctx context.Context, l *lane) {
 	type result struct {
 		res Result
 		err error
@@ -50,13 +51,13 @@ func (in *Ingester) flushLoop(ctx context.Context) {
 			// What was sealed but never stored: its waiters must not hang.
 			for {
 				select {
-				case p := <-in.batches:
+				case p := <-l.batches:
 					in.finish(p, ctx.Err())
 				default:
 					return
 				}
 			}
-		case p := <-in.batches:
+		case p := <-l.batches:
 			in.m.Flushes.WithLabelValues(p.trigger).Inc()
 			f := inFlight{p: p, done: make(chan result, 1)}
 			ordered <- f
@@ -70,7 +71,7 @@ func (in *Ingester) flushLoop(ctx context.Context) {
 
 // finish releases a batch's budget and wakes whoever waits for it.
 func (in *Ingester) finish(p *pending, err error) {
-	in.budget.release(p.bytes)
+	p.lane.budget.release(p.bytes)
 	for _, w := range p.waiters {
 		w <- err
 	}

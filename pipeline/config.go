@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Config is what the pipeline uses of faultline's configuration (cmd/ingest builds it from
@@ -16,6 +19,25 @@ type Config struct {
 	// group once Run's context ends.
 	ShutdownTimeout time.Duration
 	Metrics         MetricsConfig
+	// Cluster is cluster mode (clickhouse.cluster*); nil for a single server.
+	Cluster *ClusterConfig
+}
+
+// ClusterConfig is a ClickHouse cluster to write to: one lane per shard (see lane.go).
+type ClusterConfig struct {
+	Name string // remote_servers name (clickhouse.cluster)
+	// ShardingKey is the Distributed tables' sharding expression (schema.Cluster's
+	// ShardingExpr); it must use only kafka_topic and kafka_partition, so that a Kafka
+	// partition's rows are all on one shard.
+	ShardingKey string
+	// LocalTable names the per-shard table of a logical table (schema.Cluster's LocalTable).
+	LocalTable func(table string) string
+	// ViaDistributed inserts through the Distributed tables, synchronously
+	// (clickhouse.cluster_insert = distributed), rather than into the shard's local tables.
+	ViaDistributed bool
+	// Connect opens a connection to one shard's replicas (native host:port each, from
+	// system.clusters), with the TLS, user and timeouts of the main connection.
+	Connect func(ctx context.Context, addrs []string) (driver.Conn, error)
 }
 
 // KafkaConfig is the consumer group and its partition readers (kafka.*). Security (SASL,

@@ -25,6 +25,13 @@
 //	offsets.go   Kafka admin calls (admin): end and start offsets, the group's committed
 //	             offsets, and the drain's wait for them
 //	ingester.go  New, Run (the consumer group and the stages' goroutines), Ready, Summary
+//	lane.go      batcher, writer, commit order and budget share make one lane; a single
+//	             server has one, a ClickHouse cluster one per shard, so a shard that is down
+//	             holds back only its own partitions
+//	shards.go    a cluster's shards (system.clusters), the shard of a partition (the
+//	             server evaluates the sharding key), each shard's Sink on its local tables
+//	views.go     a block that landed on a Replicated table while its insert failed: write
+//	             what its views (stored_offsets, the rollup) would have
 //	config.go    the pipeline's own Config (cmd/ingest builds it from config.Config)
 //	metrics.go   the ingester's metrics, built by newMetrics from the registry New is given
 //	             (the writer's are in writer.go: a Sink also runs alone, in ingest requeue)

@@ -35,6 +35,7 @@ type harness struct {
 	ch            *testenv.CH
 	cat           *catalog.Catalog
 	written       loadgen.Expected
+	cluster       *ClusterConfig // set for a ClickHouse cluster (cluster_test.go)
 }
 
 func newHarness(t *testing.T, partitions int) *harness {
@@ -137,10 +138,14 @@ func (h *harness) newIngester(cfg *Config) *instance {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	if h.cluster != nil && cfg.Cluster == nil {
+		cfg.Cluster = h.cluster
+	}
 	in, err := New(*cfg, checker, h.ch.Conn, kc, reg, log)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.t.Cleanup(func() { _ = in.Close() })
 	return &instance{in: in, reg: reg, m: testMetrics{in.m, in.sink.m}}
 }
 

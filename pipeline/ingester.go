@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -24,16 +25,17 @@ type Ingester struct {
 	log     *slog.Logger
 	m       *ingestMetrics
 	checker *event.Checker
-	sink    *Sink
+	sink    *Sink // the first lane's; on a single server the only one
 	conn    driver.Conn
 	admin   *admin // offsets, for the drain and the lag watcher
 	dialer  *kafka.Dialer
 	ledger  *ledger
 	lag     *lagWatcher
-	budget  *budget
-
-	items   chan item
-	batches chan *pending
+	lanes   *lanes
+	// items is the first lane's; on a single server every partition's rows go through it.
+	items chan item
+	// shardConns are the connections to each shard of a cluster, closed by Close.
+	shardConns []driver.Conn
 
 	flags []event.Flags // every flag, for counting them per event without allocating
 
@@ -64,12 +66,14 @@ func (s Summary) EventsPerSecond() float64 {
 }
 
 // New builds an ingester. conn must reach a database with the schema applied; every Kafka
-// connection (group, partition readers, offset and lag calls) is made through kc.
+// connection (group, partition readers, offset and lag calls) is made through kc. With
+// cfg.Cluster set it also connects to each shard's replicas (see lane.go).
 func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Connector, reg prometheus.Registerer, log *slog.Logger) (*Ingester, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	sink, err := newSink(context.Background(), conn, cfg.Writer, newWriterMetrics(reg), log)
+	ctx := context.Background()
+	sink, err := newSink(ctx, conn, cfg.Writer, newWriterMetrics(reg), log)
 	if err != nil {
 		return nil, err
 	}
@@ -80,17 +84,30 @@ func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Con
 	}
 	a := &admin{client: kc.Client(10 * time.Second), group: cfg.Kafka.Group, topics: cfg.Kafka.Topics, brokers: cfg.Kafka.Brokers}
 	l := newLedger(m)
-	return &Ingester{
-		cfg: cfg, log: log, m: m, checker: checker, sink: sink, conn: conn,
-		admin:   a,
-		dialer:  kc.Dialer(),
-		ledger:  l,
-		lag:     newLagWatcher(a, l, m, log),
-		flags:   event.AllFlags(),
-		budget:  newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes),
-		items:   make(chan item, 4096),
-		batches: make(chan *pending, 1),
-	}, nil
+	in := &Ingester{
+		cfg: cfg, log: log, m: m, checker: checker, conn: conn,
+		admin:  a,
+		dialer: kc.Dialer(),
+		ledger: l,
+		lag:    newLagWatcher(a, l, m, log),
+		flags:  event.AllFlags(),
+	}
+	if cfg.Cluster == nil {
+		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes))}}
+	} else if err := in.clusterLanes(ctx, sink, cfg.Cluster); err != nil {
+		return nil, err
+	}
+	in.sink, in.items = in.lanes.all[0].sink, in.lanes.all[0].items
+	return in, nil
+}
+
+// Close closes the connections the ingester opened itself (to a cluster's shards).
+func (in *Ingester) Close() error {
+	var errs []error
+	for _, c := range in.shardConns {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // LeaveGrace is how long a shutdown past its timeout still waits to leave the group. A
@@ -139,9 +156,12 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	defer stopLoops()
 	var loops sync.WaitGroup
-	loops.Add(3)
-	go func() { defer loops.Done(); in.batchLoop(loopCtx) }()
-	go func() { defer loops.Done(); in.flushLoop(loopCtx) }()
+	for _, l := range in.lanes.all {
+		loops.Add(2)
+		go func() { defer loops.Done(); in.batchLoop(loopCtx, l) }()
+		go func() { defer loops.Done(); in.flushLoop(loopCtx, l) }()
+	}
+	loops.Add(1)
 	go func() { defer loops.Done(); in.lag.run(loopCtx) }()
 
 	startOffset := kafka.FirstOffset
@@ -237,8 +257,13 @@ func (in *Ingester) Ready(ctx context.Context) error {
 	if len(pending) > 0 {
 		return fmt.Errorf("schema: migrations %v not applied", pending)
 	}
-	if err := in.sink.fatalError(); err != nil {
-		return fmt.Errorf("clickhouse refuses inserts until someone acts: %w", err)
+	for _, l := range in.lanes.all {
+		if err := l.sink.fatalError(); err != nil {
+			if l.name != "" {
+				return fmt.Errorf("clickhouse %s refuses inserts until someone acts: %w", l.name, err)
+			}
+			return fmt.Errorf("clickhouse refuses inserts until someone acts: %w", err)
+		}
 	}
 	if _, err := in.admin.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {
 		return fmt.Errorf("kafka at %v: %w", in.cfg.Kafka.Brokers, err)

@@ -124,3 +124,42 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// retryCause names what a retryable insert error says, for the cause label of
+// faultline_insert_retry_causes_total (metrics.RetryCauses).
+func retryCause(err error) string {
+	var exc *clickhouse.Exception
+	if errors.As(err, &exc) {
+		switch exc.Code {
+		case 242: // TABLE_IS_READ_ONLY: a replica lost its ZooKeeper session
+			return "replica_readonly"
+		case 225, 999: // NO_ZOOKEEPER, KEEPER_EXCEPTION (Coordination::Exception)
+			return "zookeeper"
+		case 279, 210, 209: // ALL_CONNECTION_TRIES_FAILED, NETWORK_ERROR, SOCKET_TIMEOUT between servers
+			return "shard_unavailable"
+		case 252: // TOO_MANY_PARTS
+			return "too_many_parts"
+		case 241: // MEMORY_LIMIT_EXCEEDED
+			return "memory"
+		case 159: // TIMEOUT_EXCEEDED
+			return "timeout"
+		}
+		return "other"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return "timeout"
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &nerr) ||
+		errors.Is(err, clickhouse.ErrAcquireConnTimeout) {
+		return "connection"
+	}
+	return "other"
+}
+
+// retryCauses are the values of the cause label of faultline_insert_retry_causes_total.
+var retryCauses = []string{"connection", "timeout", "replica_readonly", "zookeeper", "shard_unavailable", "too_many_parts", "memory", "other"}

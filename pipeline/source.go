@@ -26,7 +26,14 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 	assigned := time.Now()
 	p := in.ledger.own(gen, topic, a.ID, a.Offset)
 	defer in.ledger.disown(p)
-	defer in.release(p)
+	l, err := in.laneOf(ctx, topic, a.ID)
+	if err != nil {
+		if ctx.Err() == nil {
+			in.log.Error("partition not consumed: no shard for it", "topic", topic, "partition", a.ID, "error", err)
+		}
+		return
+	}
+	defer in.release(p, l)
 
 	// What a previous owner stored without committing is skipped, not stored twice. Its
 	// inserts still running are waited out first, so that the read sees all it will store.
@@ -34,11 +41,11 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		for attempt := 0; ; attempt++ {
 			var err error
 			if fence {
-				err = in.sink.fence(ctx, assigned)
+				err = l.sink.fence(ctx, assigned)
 			}
 			if err == nil {
 				var set *offsetSet
-				if set, err = in.sink.storedOffsets(ctx, topic, p.id, from); err == nil {
+				if set, err = l.sink.storedOffsets(ctx, topic, p.id, from); err == nil {
 					return set, true
 				}
 			}
@@ -46,8 +53,8 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 				return nil, false
 			}
 			in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
-			in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "error", err)
-			if sleep(ctx, in.sink.backoff(classify(err), attempt)) != nil {
+			in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "shard", l.name, "error", err)
+			if sleep(ctx, l.sink.backoff(classify(err), attempt)) != nil {
 				return nil, false
 			}
 		}
@@ -88,7 +95,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			}
 			in.m.KafkaErrors.WithLabelValues("fetch").Inc()
 			in.log.Warn("fetch failed; retrying", "topic", topic, "partition", a.ID, "error", err)
-			if sleep(ctx, in.sink.backoff(classRetryable, attempt)) != nil {
+			if sleep(ctx, l.sink.backoff(classRetryable, attempt)) != nil {
 				return
 			}
 			attempt++
@@ -96,7 +103,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		}
 		attempt = 0
 		row, checkTime := newRow(topic, p, msg, time.Now())
-		if row.charged, err = in.budget.acquire(ctx, row.size()); err != nil {
+		if row.charged, err = l.budget.acquire(ctx, row.size()); err != nil {
 			return
 		}
 		p.read(msg.Offset, checkTime)
@@ -104,7 +111,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			if !skip.more {
 				skip = nil
 			} else if skip, ok = readStored(msg.Offset, false); !ok {
-				in.budget.release(row.charged)
+				l.budget.release(row.charged)
 				return
 			}
 		}
@@ -130,19 +137,19 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			// What the message costs once decoded, beyond its bytes: a 64 KiB message of
 			// thousands of tiny keys holds far more than 64 KiB.
 			// Never more than the limit in all, or a lone huge row would wait for itself.
-			if extra := min(row.decodedExtra(), in.cfg.Batch.MaxInflightBytes-row.charged); extra > 0 {
-				n, err := in.budget.acquire(ctx, extra)
+			if extra := min(row.decodedExtra(), int(l.budget.limit)-row.charged); extra > 0 {
+				n, err := l.budget.acquire(ctx, extra)
 				row.charged += n
 				if err != nil {
-					in.budget.release(row.charged)
+					l.budget.release(row.charged)
 					return
 				}
 			}
 		}
 		select {
-		case in.items <- item{row: row}:
+		case l.items <- item{row: row}:
 		case <-ctx.Done():
-			in.budget.release(row.charged)
+			l.budget.release(row.charged)
 			return
 		}
 		if skip != nil && skip.exhausted() && !skip.more {
@@ -155,7 +162,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 // does not happen in time (ClickHouse down), the partition is abandoned: its rows leave the
 // pending inserts and are read again by the next owner. No insert carrying its rows is in
 // flight when release returns.
-func (in *Ingester) release(p *partition) {
+func (in *Ingester) release(p *partition, l *lane) {
 	trigger, wait := "revoke", in.cfg.Kafka.RebalanceTimeout/2
 	if in.shuttingDown.Load() {
 		trigger, wait = "shutdown", in.cfg.ShutdownTimeout
@@ -164,7 +171,7 @@ func (in *Ingester) release(p *partition) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
-	case in.items <- item{flush: &flushRequest{trigger: trigger, done: done}}:
+	case l.items <- item{flush: &flushRequest{trigger: trigger, done: done}}:
 		select {
 		case err := <-done:
 			if err != nil {
@@ -177,5 +184,5 @@ func (in *Ingester) release(p *partition) {
 	case <-timer.C:
 	}
 	p.abandoned.Store(true)
-	in.sink.waitOutAttempts()
+	l.sink.waitOutAttempts()
 }

@@ -125,7 +125,7 @@ const skipWindow = 1 << 18
 func (s *Sink) storedOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
 	from = max(from, 0)
 	until := from + s.window
-	where := " FROM `" + s.db + "`.stored_offsets WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
+	where := " FROM `" + s.db + "`." + s.readTable[tableStoredOffsets] + " WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
 	rows, err := s.conn.Query(ctx, "SELECT kafka_offset, fingerprint"+where+" AND kafka_offset < ? ORDER BY kafka_offset",
 		topic, uint32(partition), uint64(from), uint64(until))
 	if err != nil {

@@ -193,7 +193,9 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 // answer each waiter once and let the batcher end (it used to answer twice and hang).
 func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
 	in := &Ingester{
-		cfg:     Config{Batch: BatchConfig{MaxAge: time.Second, MaxRows: 10, MaxBytes: 1 << 20}},
+		cfg: Config{Batch: BatchConfig{MaxAge: time.Second, MaxRows: 10, MaxBytes: 1 << 20}},
+	}
+	l := &lane{
 		sink:    &Sink{},
 		budget:  newBudget(1<<20, nil),
 		items:   make(chan item, 1),
@@ -201,9 +203,9 @@ func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan struct{})
-	go func() { in.batchLoop(ctx); close(exited) }()
+	go func() { in.batchLoop(ctx, l); close(exited) }()
 	done := make(chan error, 1)
-	in.items <- item{flush: &flushRequest{trigger: "shutdown", done: done}}
+	l.items <- item{flush: &flushRequest{trigger: "shutdown", done: done}}
 	time.Sleep(50 * time.Millisecond) // the batcher now waits to hand the sealed batch over
 	cancel()
 	select {

@@ -21,8 +21,10 @@ import (
 )
 
 const (
-	tableEvents     = "events"
-	tableQuarantine = "quarantine"
+	tableEvents        = "events"
+	tableQuarantine    = "quarantine"
+	tableStoredOffsets = "stored_offsets"
+	tableRollup        = "events_per_minute"
 )
 
 // Sink writes batches of rows to ClickHouse.
@@ -51,6 +53,24 @@ type Sink struct {
 	fatal atomic.Pointer[error]
 
 	insertSQL map[string]string
+	// readTable names the table each logical table is read back from (verify, skip read):
+	// itself on a single server, the shard's local table on a cluster.
+	readTable map[string]string
+	// settings go with every insert (insert_distributed_sync on a cluster's Distributed
+	// tables).
+	settings clickhouse.Settings
+	// shard names the shard this sink writes to in logs; "" on a single server.
+	shard string
+	// replicated: the tables deduplicate a repeated block (ReplicatedMergeTree), so a
+	// failed insert is retried as the same block rather than as the rows that did not land.
+	replicated bool
+	// rollupTable is the per-minute rollup's local table, which repairViews writes; "" off a
+	// cluster.
+	rollupTable string
+	// checkViews: the views of a block that landed while its insert failed are checked and
+	// written (views.go). Only with local inserts, where the block was written on the
+	// replica the checks read; a Distributed insert may have put it on the other one.
+	checkViews bool
 }
 
 // NewSink returns a Sink writing into cfg.Database over conn.
@@ -68,6 +88,8 @@ func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerM
 	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
 		tableEvents:     insertStatement(cfg.Database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(cfg.Database, tableQuarantine, quarantineColumns),
+	}, readTable: map[string]string{
+		tableEvents: tableEvents, tableQuarantine: tableQuarantine, tableStoredOffsets: tableStoredOffsets,
 	}}
 	if v, err := conn.ServerVersion(); err == nil {
 		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)
@@ -82,6 +104,8 @@ type writerMetrics struct {
 	InsertDuration *prometheus.HistogramVec
 	InsertErrors   *prometheus.CounterVec
 	InsertRetries  *prometheus.CounterVec
+	RetryCauses    *prometheus.CounterVec
+	ViewsRepaired  *prometheus.CounterVec
 	RowsStored     *prometheus.CounterVec
 }
 
@@ -105,11 +129,19 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 			"Failed insert attempts, by table and class (retryable, data, fatal).", "table", "class"),
 		InsertRetries: counterVec("insert_retries_total",
 			"Insert attempts repeated after an error, by table and class.", "table", "class"),
+		RetryCauses: counterVec("insert_retry_causes_total",
+			"Insert attempts repeated after a retryable error, by table and cause (connection, timeout, replica_readonly, zookeeper, shard_unavailable, too_many_parts, memory, other).", "table", "cause"),
+		ViewsRepaired: counterVec("views_repaired_total",
+			"Blocks that landed in a Replicated table while the insert failed, whose views (stored_offsets, the rollup) the ingester wrote itself, by table.", "table"),
 		RowsStored: counterVec("rows_stored_total",
 			"Rows written to ClickHouse, by table.", "table"),
 	}
 	for _, tbl := range []string{tableEvents, tableQuarantine} {
 		m.RowsStored.WithLabelValues(tbl)
+		m.ViewsRepaired.WithLabelValues(tbl)
+		for _, c := range retryCauses {
+			m.RetryCauses.WithLabelValues(tbl, c)
+		}
 		for _, c := range []errorClass{classRetryable, classData, classFatal} {
 			m.InsertErrors.WithLabelValues(tbl, string(c))
 			m.InsertRetries.WithLabelValues(tbl, string(c))
@@ -140,20 +172,31 @@ type tableWrite struct {
 // store inserts rows into table, retrying by class and splitting on data errors.
 func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error {
 	s := w.sink
+	var ids attemptID
 	for attempt := 0; ; attempt++ {
-		id := rand.Uint64()
 		start := time.Now()
-		var err error
-		rows, err = w.attempt(ctx, table, rows, id)
+		var (
+			err error
+			id  uint64
+		)
+		rows, id, err = w.attempt(ctx, table, rows, &ids)
 		if len(rows) == 0 {
 			return nil
 		}
 		if err == nil {
 			s.fatal.Store(nil)
 			s.m.InsertDuration.WithLabelValues(table).Observe(time.Since(start).Seconds())
+			if s.replicated && ids.failed && id == ids.id {
+				// This block was sent before and failed: the success may be the table
+				// dropping it as a repeat of an attempt that did land, without its views.
+				if err := w.afterRepeat(ctx, table, rows, id); err != nil {
+					return err
+				}
+			}
 			w.stored(table, rows)
 			return nil
 		}
+		ids.failed = true
 		if ctx.Err() != nil {
 			return fmt.Errorf("insert into %s.%s: %w", s.db, table, ctx.Err())
 		}
@@ -167,6 +210,35 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		landed, verr := w.verify(ctx, table, id)
 		if verr != nil {
 			return verr
+		}
+		if s.replicated && class == classRetryable && len(landed) == len(rows) {
+			// Every row is in the table; only its views may lack the block.
+			if err := w.repairViews(ctx, table, rows, id); err != nil {
+				return err
+			}
+			w.stored(table, rows)
+			return nil
+		}
+		if s.replicated && class == classRetryable {
+			// A Replicated table: send the very same block again (same rows, same insert
+			// id). What of it landed is dropped as a duplicate block, and the views (the
+			// rollup, stored_offsets), which an insert that failed after its parts were
+			// committed never fed (seen with ZooKeeper stopped: "Connection loss", then
+			// read-only), get it now. Subtracting the landed rows would leave them without.
+			s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
+			s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
+			wait := s.backoff(class, attempt)
+			if len(landed) > 0 {
+				// Right away: the table drops a repeat only within its deduplication
+				// window (replicated_deduplication_window blocks).
+				wait = 0
+			}
+			s.log.Warn("insert failed; sending the same block again", "table", table, "shard", s.shard, "rows", len(rows),
+				"landed", len(landed), "cause", retryCause(err), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+			if err := sleep(ctx, wait); err != nil {
+				return fmt.Errorf("insert into %s.%s: %w", s.db, table, err)
+			}
+			continue
 		}
 		if len(landed) > 0 {
 			var rest []*Row
@@ -204,9 +276,10 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 			return w.store(ctx, table, rows[mid:])
 		}
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
+		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 		wait := s.backoff(class, attempt)
-		s.log.Warn("insert failed; retrying", "table", table, "rows", len(rows), "class", class,
-			"attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
+		s.log.Warn("insert failed; retrying", "table", table, "shard", s.shard, "rows", len(rows), "class", class,
+			"cause", retryCause(err), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
 		if err := sleep(ctx, wait); err != nil {
 			return fmt.Errorf("insert into %s.%s: %w", s.db, table, err)
 		}
@@ -247,16 +320,36 @@ func (w *tableWrite) stored(table string, rows []*Row) {
 }
 
 // attempt inserts rows once, less those of partitions given up since the batch was built,
-// and returns the rows it sent. Dropping and sending happen under one read lock of attemptMu,
-// so a partition that was given up never has rows sent afterwards.
-func (w *tableWrite) attempt(ctx context.Context, table string, rows []*Row, id uint64) ([]*Row, error) {
+// and returns the rows it sent with the insert id it used. Dropping and sending happen under
+// one read lock of attemptMu, so a partition that was given up never has rows sent afterwards.
+func (w *tableWrite) attempt(ctx context.Context, table string, rows []*Row, ids *attemptID) ([]*Row, uint64, error) {
 	w.sink.attemptMu.RLock()
 	defer w.sink.attemptMu.RUnlock()
 	rows = w.dropAbandoned(rows)
 	if len(rows) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
-	return rows, w.sink.insert(ctx, table, rows, id, w.at)
+	id := ids.forRows(len(rows))
+	return rows, id, w.sink.insert(ctx, table, rows, id, w.at)
+}
+
+// attemptID keeps one insert id for as long as the same rows are sent again. A retried
+// block is then byte for byte the block before (same rows, order, insert_id, ingested_at),
+// and a Replicated table deduplicates it: an attempt whose reply was lost, and which the
+// verify read did not see (it landed on a replica that died before the part was fetched),
+// is not stored twice. A different set of rows (some landed, some abandoned, a split) gets a
+// new id, so an insert_deduplication_token never hides rows that were not stored.
+type attemptID struct {
+	id     uint64
+	rows   int  // rows only ever leave a write, so an equal count is the same rows
+	failed bool // an attempt with this id failed
+}
+
+func (a *attemptID) forRows(n int) uint64 {
+	if a.id == 0 || a.rows != n {
+		a.id, a.rows, a.failed = rand.Uint64()|1, n, false
+	}
+	return a.id
 }
 
 // dropAbandoned removes rows of partitions given up since the batch was built.
@@ -291,10 +384,11 @@ func (w *tableWrite) verify(ctx context.Context, table string, id uint64) (map[r
 		}
 		class := classify(err)
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
+		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 		wait := s.backoff(class, attempt)
 		if attempt%10 == 0 {
 			// An outage spends its time here: say so when it starts and now and then after.
-			s.log.Warn("ClickHouse unavailable; holding the batch and retrying", "table", table,
+			s.log.Warn("ClickHouse unavailable; holding the batch and retrying", "table", table, "shard", s.shard,
 				"class", class, "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
 		}
 		if err := sleep(ctx, wait); err != nil {
@@ -319,7 +413,7 @@ func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time
 	if table == tableQuarantine {
 		timeCol = "received_at"
 	}
-	q := "SELECT kafka_topic, kafka_partition, kafka_offset FROM `" + s.db + "`." + table +
+	q := "SELECT kafka_topic, kafka_partition, kafka_offset FROM `" + s.db + "`." + s.readTable[table] +
 		" WHERE insert_id = ? AND " + timeCol + " = ?"
 	rows, err := s.conn.Query(ctx, q, id, at)
 	if err != nil {
@@ -399,10 +493,15 @@ func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64,
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	opts := []clickhouse.QueryOption{clickhouse.WithQueryID(insertQueryID(id))}
+	settings := clickhouse.Settings{}
+	for k, v := range s.settings {
+		settings[k] = v
+	}
 	if s.dedupToken {
-		opts = append(opts, clickhouse.WithSettings(clickhouse.Settings{
-			"insert_deduplication_token": strconv.FormatUint(id, 16),
-		}))
+		settings["insert_deduplication_token"] = strconv.FormatUint(id, 16)
+	}
+	if len(settings) > 0 {
+		opts = append(opts, clickhouse.WithSettings(settings))
 	}
 	ctx = clickhouse.Context(ctx, opts...)
 	batch, err := s.conn.PrepareBatch(ctx, s.insertSQL[table])

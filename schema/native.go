@@ -29,3 +29,20 @@ func (n nativeExec) QueryUint64s(ctx context.Context, sql string) ([]uint64, err
 	}
 	return out, rows.Err()
 }
+
+func (n nativeExec) QueryStrings(ctx context.Context, sql string, args ...any) ([]string, error) {
+	rows, err := n.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

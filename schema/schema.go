@@ -10,11 +10,15 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 //go:embed migrations/*.sql
@@ -125,25 +129,50 @@ func Render(stmt, database string) string {
 // crash between a statement and its record, only repeat harmless work. It returns the
 // versions it applied.
 func Migrate(ctx context.Context, db Executor, database string) ([]int, error) {
-	return MigrateSteps(ctx, db, database, nil)
+	return MigrateOn(ctx, db, database, Options{})
 }
 
 // MigrateSteps is Migrate that calls step (when not nil) after each migration it applies,
 // with how many of the pending ones are done, for progress on long migrations.
 func MigrateSteps(ctx context.Context, db Executor, database string, step func(done, total int, name string)) ([]int, error) {
+	return MigrateOn(ctx, db, database, Options{Step: step})
+}
+
+// Options are Migrate's choices beyond the database.
+type Options struct {
+	// Cluster renders every statement for a cluster (see Cluster); zero: one server.
+	Cluster Cluster
+	// DDLTimeout bounds each ON CLUSTER statement (distributed_ddl_task_timeout, whole
+	// seconds, at least 1) when db is Native; zero leaves the server's setting.
+	DDLTimeout time.Duration
+	// Step, when not nil, is called after each migration applied, with how many of the
+	// pending ones are done.
+	Step func(done, total int, name string)
+}
+
+// MigrateOn is Migrate with options: on a cluster, DDL runs ON CLUSTER and the
+// migrations table is replicated to every node, so any node's answer to Applied is
+// the cluster's (it may lag a moment behind the node that recorded; the statements are
+// idempotent).
+func MigrateOn(ctx context.Context, db Executor, database string, o Options) ([]int, error) {
 	if err := ValidateDatabase(database); err != nil {
+		return nil, err
+	}
+	if err := o.Cluster.Validate(); err != nil {
 		return nil, err
 	}
 	migs, err := Migrations()
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Exec(ctx, Render("CREATE DATABASE IF NOT EXISTS ${db}", database)); err != nil {
+	if o.DDLTimeout > 0 && o.Cluster.Enabled() {
+		secs := max(int(math.Ceil(o.DDLTimeout.Seconds())), 1)
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": secs}))
+	}
+	if err := ApplyOn(ctx, db, database, o.Cluster, "CREATE DATABASE IF NOT EXISTS ${db}"); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", database, err)
 	}
-	if err := db.Exec(ctx, Render(`CREATE TABLE IF NOT EXISTS ${db}.`+MigrationsTable+` (
-    version UInt32, name String, applied_at DateTime
-) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`, database)); err != nil {
+	if err := ApplyOn(ctx, db, database, o.Cluster, migrationsTableDDL); err != nil {
 		return nil, fmt.Errorf("create %s.%s: %w", database, MigrationsTable, err)
 	}
 	done, err := Applied(ctx, db, database)
@@ -162,7 +191,7 @@ func MigrateSteps(ctx context.Context, db Executor, database string, step func(d
 			continue
 		}
 		for i, stmt := range m.Statements {
-			if err := Apply(ctx, db, database, stmt); err != nil {
+			if err := ApplyOn(ctx, db, database, o.Cluster, stmt); err != nil {
 				return applied, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
@@ -173,8 +202,8 @@ func MigrateSteps(ctx context.Context, db Executor, database string, step func(d
 			return applied, fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		applied = append(applied, m.Version)
-		if step != nil {
-			step(len(applied), pending, fmt.Sprintf("%04d_%s", m.Version, m.Name))
+		if o.Step != nil {
+			o.Step(len(applied), pending, fmt.Sprintf("%04d_%s", m.Version, m.Name))
 		}
 	}
 	return applied, nil
@@ -185,11 +214,30 @@ func MigrateSteps(ctx context.Context, db Executor, database string, step func(d
 // say IF NOT EXISTS, and an ADD COLUMN that finds its column is taken as done, since 18.16
 // has no ADD COLUMN IF NOT EXISTS.
 func Apply(ctx context.Context, db Executor, database, stmt string) error {
-	err := db.Exec(ctx, Render(stmt, database))
-	if err != nil && strings.Contains(strings.ToUpper(stmt), " ADD COLUMN ") && strings.Contains(err.Error(), "already exists") {
-		return nil
+	return ApplyOn(ctx, db, database, Cluster{}, stmt)
+}
+
+// ApplyOn is Apply with the statement rendered for cluster c (RenderCluster). An ON
+// CLUSTER statement that runs out of distributed_ddl_task_timeout fails naming the hosts
+// that did not answer.
+func ApplyOn(ctx context.Context, db Executor, database string, c Cluster, stmt string) error {
+	stmts, err := RenderCluster(stmt, database, c)
+	if err != nil {
+		return err
 	}
-	return err
+	for _, sql := range stmts {
+		err := db.Exec(ctx, sql)
+		if err != nil && strings.Contains(strings.ToUpper(stmt), " ADD COLUMN ") && strings.Contains(err.Error(), "already exists") {
+			continue
+		}
+		if err != nil && c.Enabled() {
+			return ddlError(ctx, db, sql, err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Applied returns the set of migration versions recorded in database.

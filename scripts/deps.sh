@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian bookworm machine lacks to build and test faultline:
 #   clickhouse-server + clickhouse-client 18.16, kcat, GNU time, prometheus + promtool,
-#   prometheus-alertmanager + amtool, podman + buildah + runc (make image and its test) (apt),
+#   prometheus-alertmanager + amtool, podman + buildah + runc (make image and its test),
+#   zookeeper (the 2x2 ClickHouse cluster of internal/testenv) (apt),
 #   and libchdb.so (ClickHouse 26.7 as a
 #   library, npm package @chdb/lib-linux-x64-gnu) into .run/chdb.
 # Idempotent and quick when everything is present; prints CHDB_LIB_PATH=... last.
@@ -34,6 +35,8 @@ command -v kcat >/dev/null || missing+=(kcat)
 command -v curl >/dev/null || missing+=(curl)
 # GNU time: make bench measures the ingester's CPU and peak RSS with /usr/bin/time -v.
 [[ -x /usr/bin/time ]] || missing+=(time)
+# ZooKeeper for the ClickHouse cluster tests (internal/testenv runs it with java, no systemd).
+[[ -f /usr/share/java/zookeeper.jar ]] || missing+=(zookeeper)
 if ((${#missing[@]})); then
 	apt_install "${missing[@]}"
 fi

@@ -1,6 +1,8 @@
-// Command devbroker runs a single-node Kafka-protocol broker (franz-go's kfake)
-// as a standalone process for development, tests and CI, where no Apache Kafka
-// can be installed.
+// Command devbroker runs a Kafka-protocol broker (franz-go's kfake) as a
+// standalone process for development, tests and CI, where no Apache Kafka can be
+// installed. With --brokers N it is a cluster of N brokers on consecutive ports
+// (partition leadership and group coordinators spread over them), so clients see
+// more than one broker as they would in production.
 package main
 
 import (
@@ -31,7 +33,8 @@ func main() {
 
 func run(args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("devbroker", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:9092", "host:port to listen on (and to advertise to clients)")
+	addr := fs.String("addr", "127.0.0.1:9092", "host:port to listen on (and to advertise to clients); with --brokers N, the first of N consecutive ports")
+	brokers := fs.Int("brokers", 1, "brokers in the cluster, on the port of --addr and the ports after it")
 	dataDir := fs.String("data-dir", "", "directory for persistence across restarts (empty: in memory only)")
 	topic := fs.String("topic", "api-errors", "topic to create on first start (empty: none)")
 	partitions := fs.Int("partitions", 6, "partitions of --topic")
@@ -53,16 +56,31 @@ func run(args []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("parse port of --addr %q: %w", *addr, err)
 	}
+	if *brokers < 1 {
+		return fmt.Errorf("--brokers must be at least 1, got %d", *brokers)
+	}
+	if port+*brokers-1 > 65535 || (port == 0 && *brokers > 1) {
+		return fmt.Errorf("--brokers %d from port %d of --addr %q: ports past 65535 (or port 0 with more than one broker)", *brokers, port, *addr)
+	}
+	ports := make([]int, *brokers)
+	for i := range ports {
+		ports[i] = port + i
+	}
 	if *partitions < 1 {
 		return fmt.Errorf("--partitions must be at least 1, got %d", *partitions)
 	}
 
 	opts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.Ports(port),
-		// kfake always listens on 127.0.0.1; honour the host of --addr instead.
-		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		kfake.NumBrokers(*brokers),
+		kfake.Ports(ports...),
+		// kfake always listens on 127.0.0.1; honour the host of --addr instead, on the
+		// port kfake asks for.
+		kfake.ListenFn(func(network, address string) (net.Listener, error) {
+			_, p, err := net.SplitHostPort(address)
+			if err != nil {
+				return nil, fmt.Errorf("kfake listen address %q: %w", address, err)
+			}
+			return net.Listen(network, net.JoinHostPort(host, p))
 		}),
 		kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(*partitions),
@@ -84,7 +102,7 @@ func run(args []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("start broker on %s: %w", *addr, err)
 	}
-	log.Info("devbroker listening", "addrs", c.ListenAddrs(), "data_dir", *dataDir,
+	log.Info("devbroker listening", "addrs", c.ListenAddrs(), "brokers", *brokers, "data_dir", *dataDir,
 		"topic", *topic, "partitions", *partitions, "group_min_session_timeout", *minSession)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -89,9 +89,9 @@ func newRoot() *cobra.Command {
 			f, isFile := cmd.ErrOrStderr().(*os.File)
 			// Every migration is a line of its own: a handful, each of them possibly slow.
 			m := progress.New(cmd.ErrOrStderr(), "migrate", "migrations", progress.Options{Terminal: isFile && progress.IsTerminal(f), Every: time.Nanosecond})
-			applied, err := schema.MigrateSteps(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database, func(done, total int, _ string) {
+			applied, err := schema.MigrateOn(cmd.Context(), schema.Native(conn), cfg.ClickHouse.Database, migrateOptions(cfg, func(done, total int, _ string) {
 				m.Update(int64(done), int64(total))
-			})
+			}))
 			if len(applied) > 0 {
 				m.Finish()
 			}
@@ -173,7 +173,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	}
 	defer conn.Close()
 	if cfg.Ingest.MigrateOnStart || rp != nil {
-		if _, err := schema.Migrate(ctx, schema.Native(conn), cfg.ClickHouse.Database); err != nil {
+		if _, err := schema.MigrateOn(ctx, schema.Native(conn), cfg.ClickHouse.Database, migrateOptions(cfg, nil)); err != nil {
 			return err
 		}
 	}
@@ -189,6 +189,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	if err != nil {
 		return err
 	}
+	defer in.Close()
 	if cfg.Metrics.Listen != "" {
 		srv, err := serve(ctx, cfg.Metrics, reg, in, log)
 		if err != nil {
@@ -260,4 +261,9 @@ func setMemoryLimit(c config.Ingest, log *slog.Logger) {
 		debug.SetMemoryLimit(c.MemoryLimit)
 		log.Debug("memory limit", "bytes", c.MemoryLimit)
 	}
+}
+
+// migrateOptions renders the schema for clickhouse.cluster when it names one.
+func migrateOptions(cfg *config.Config, step func(done, total int, name string)) schema.Options {
+	return schema.Options{Cluster: cfg.ClickHouse.Cluster.Schema(), DDLTimeout: cfg.ClickHouse.Cluster.DDLTimeout, Step: step}
 }

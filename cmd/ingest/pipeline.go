@@ -34,6 +34,7 @@ func pipelineConfig(cfg *config.Config, cat *catalog.Catalog) pipeline.Config {
 		Writer:          writerConfig(cfg),
 		ShutdownTimeout: cfg.Ingest.ShutdownTimeout,
 		Metrics:         pipeline.MetricsConfig{CatalogTypes: metrics.CatalogTypes(cat), MaxUnknownErrorTypes: cfg.Metrics.MaxUnknownErrorTypes},
+		Cluster:         clusterConfig(cfg),
 	}
 }
 

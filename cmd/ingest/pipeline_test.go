@@ -17,13 +17,16 @@ func TestPipelineConfigSetsEveryField(t *testing.T) {
 	}
 	var walk func(path string, v reflect.Value)
 	walk = func(path string, v reflect.Value) {
+		if v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
 		if v.Kind() == reflect.Struct {
 			for i := range v.NumField() {
 				walk(path+"."+v.Type().Field(i).Name, v.Field(i))
 			}
 			return
 		}
-		if v.IsZero() {
+		if v.IsZero() && path != "Config.Cluster" { // nil: a single server, the default
 			t.Errorf("pipelineConfig leaves %s unset", path)
 		}
 	}
@@ -31,5 +34,24 @@ func TestPipelineConfigSetsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	walk("Config", reflect.ValueOf(pipelineConfig(cfg, cat)))
+	pc := pipelineConfig(cfg, cat)
+	if pc.Cluster != nil {
+		t.Fatalf("single server by default, got cluster %+v", pc.Cluster)
+	}
+	walk("Config", reflect.ValueOf(pc))
+
+	// In cluster mode every field of the ClusterConfig is set too.
+	t.Setenv("FAULTLINE_CLICKHOUSE_CLUSTER", "prod")
+	cfg, err = config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc = pipelineConfig(cfg, cat)
+	if pc.Cluster == nil {
+		t.Fatal("clickhouse.cluster set, pipeline Config.Cluster nil")
+	}
+	walk("Config", reflect.ValueOf(pc))
+	if pc.Cluster.ShardingKey != "cityHash64(kafka_topic, kafka_partition)" || pc.Cluster.LocalTable("events") != "events_local" {
+		t.Fatalf("cluster config %+v: key %q, events in %q", pc.Cluster, pc.Cluster.ShardingKey, pc.Cluster.LocalTable("events"))
+	}
 }

@@ -1,10 +1,10 @@
 // Package testenv starts the real services faultline's tests run against:
-// clickhouse-server 18.16, a kfake Kafka broker (in-process or as the devbroker
+// clickhouse-server 18.16 (alone, or as a ZooKeeper + 2 shards x 2 replicas cluster), a kfake Kafka broker (in-process or as the devbroker
 // process), Prometheus and chDB (ClickHouse 26.7 as a library). Nothing is
 // mocked. A missing service fails the test with a message naming `make deps`;
 // it never skips.
 //
-// Servers shared by a whole test binary (the ClickHouse of ClickHouse, the chDB
+// Servers shared by a whole test binary (the ClickHouse of ClickHouse, the cluster of ClickHouseCluster, the chDB
 // helper, the built devbroker) are started lazily and stopped by Main, which a
 // package using them should call from TestMain:
 //
@@ -34,17 +34,20 @@ import (
 // binaryState holds what one test binary shares between its tests. It is test
 // code: a single instance owned by the binary, torn down by Main.
 type binaryState struct {
-	mu       sync.Mutex
-	ch       *Server // shared clickhouse-server (nil when FAULTLINE_TEST_CLICKHOUSE_ADDR is used)
-	chErr    error
-	chDone   bool
-	devb     string // path of the built devbroker binary
-	devbErr  error
-	devbDone bool
-	chdb     *CHDBSession
-	chdbErr  error
-	chdbDone bool
-	cleanups []func()
+	mu          sync.Mutex
+	ch          *Server // shared clickhouse-server (nil when FAULTLINE_TEST_CLICKHOUSE_ADDR is used)
+	chErr       error
+	chDone      bool
+	devb        string // path of the built devbroker binary
+	devbErr     error
+	devbDone    bool
+	chdb        *CHDBSession
+	chdbErr     error
+	chdbDone    bool
+	clusterV    *Cluster // shared ZooKeeper + 2x2 clickhouse-server cluster
+	clusterErr  error
+	clusterDone bool
+	cleanups    []func()
 }
 
 var binary = &binaryState{}
