@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -388,4 +389,23 @@ func (d *ClusterDB) SyncReplicas(t testing.TB, tables ...string) {
 			}
 		}
 	}
+}
+
+// CopyFrom copies tables of database on the single server at addr into the cluster
+// database, through the Distributed tables (synchronously) with INSERT ... SELECT *
+// FROM remote(), as a move of a single-server database to cluster mode would; then it
+// waits for the replicas of the local tables named in sync.
+func (d *ClusterDB) CopyFrom(t testing.TB, addr, database string, tables, sync []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	for _, table := range tables {
+		// Names come from the test; addr and database are bound as string literals.
+		q := "INSERT INTO " + d.Database + "." + table + " SELECT * FROM remote(?, ?, ?)"
+		if err := d.Conn.Exec(ctx, q, addr, database, table); err != nil {
+			t.Fatalf("testenv: copy %s.%s from %s into the cluster: %v", database, table, addr, err)
+		}
+	}
+	d.SyncReplicas(t, sync...)
 }
