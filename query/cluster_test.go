@@ -81,7 +81,10 @@ func TestClusterAnswersEqualSingleServer(t *testing.T) {
 	for _, f := range []Filter{hour, {Since: hour.Since, Until: hour.Until, Org: "org-acme"}} {
 		queries[fmt.Sprintf("incident %+v", f)] = func(c *Client) (any, error) { return c.Incident(ctx, f, p, 5) }
 	}
-	queries["show"] = func(c *Client) (any, error) { r, tr, err := c.Show(ctx, "req-show-1", day(Filter{})); return []any{r, tr}, err }
+	queries["show"] = func(c *Client) (any, error) {
+		r, tr, err := c.Show(ctx, "req-show-1", day(Filter{}))
+		return []any{r, tr}, err
+	}
 	queries["explain"] = func(c *Client) (any, error) { return c.Explain(ctx, fx.spiky, day(Filter{}), 5) }
 	queries["known entries"] = func(c *Client) (any, error) { return c.KnownEntries(ctx) }
 	for name, q := range queries {
