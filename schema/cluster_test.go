@@ -307,3 +307,54 @@ func TestClusterValidate(t *testing.T) {
 		t.Errorf("single server LocalTable(events) = %s", got)
 	}
 }
+
+// The README's move of a single-server database to cluster mode: migrate the cluster,
+// INSERT ... SELECT * FROM remote() the old events, quarantine and catalog through the
+// Distributed tables; the views refill the rollup and stored_offsets on each shard.
+func TestMoveSingleServerToCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	old := testenv.ClickHouse(t)
+	if _, err := schema.Migrate(ctx, schema.Native(old.Conn), old.Database); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO events (event_time, error_type, status_code, kafka_topic, kafka_partition, kafka_offset, ingested_at, fingerprint)
+SELECT toDateTime('2026-11-29 00:00:00') + number * 7, concat('type_', toString(number % 4)), 400, 'api-errors',
+    toUInt32(number % 6), number, toDateTime('2026-11-29 00:00:00') + number * 7, number + 1 FROM system.numbers LIMIT 3000`,
+		`INSERT INTO quarantine (received_at, reason, payload, kafka_topic, kafka_partition, kafka_offset, fingerprint)
+SELECT toDateTime('2026-11-29 00:00:00') + number, 'bad_json', '{', 'api-errors', toUInt32(number % 6), 100000 + number, number + 1
+FROM system.numbers LIMIT 40`,
+		`INSERT INTO catalog (error_type, updated_at) SELECT concat('type_', toString(number)), toDateTime('2026-11-29 00:00:00') FROM system.numbers LIMIT 4`,
+	} {
+		if err := old.Conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db := testenv.ClickHouseCluster(t)
+	if _, err := schema.MigrateOn(ctx, schema.Native(db.Conn), db.Database, schema.Options{Cluster: testCluster(db.Name), DDLTimeout: 20 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	db.CopyFrom(t, old.Addr, old.Database, []string{"events", "quarantine", "catalog"},
+		[]string{"events_local", "quarantine_local", "events_per_minute_local", "stored_offsets_local", "catalog"})
+	for _, q := range []string{
+		"SELECT count() FROM events",
+		"SELECT sum(cityHash64(error_type, kafka_partition, kafka_offset, fingerprint, event_time)) FROM events",
+		"SELECT count() FROM quarantine",
+		"SELECT sum(events) FROM events_per_minute",
+		"SELECT count() FROM stored_offsets",
+		"SELECT sum(cityHash64(kafka_partition, kafka_offset, fingerprint)) FROM stored_offsets",
+		"SELECT count() FROM catalog FINAL",
+	} {
+		var want, got uint64
+		if err := old.Conn.QueryRow(ctx, q).Scan(&want); err != nil {
+			t.Fatalf("old server: %s: %v", q, err)
+		}
+		if err := db.Conn.QueryRow(ctx, q).Scan(&got); err != nil {
+			t.Fatalf("cluster: %s: %v", q, err)
+		}
+		if got != want || want == 0 {
+			t.Errorf("%s: cluster %d, single server %d", q, got, want)
+		}
+	}
+}
