@@ -68,6 +68,11 @@ bench:
 	scripts/bench.sh
 bench-2:
 	BENCH_INGESTERS=2 scripts/bench.sh
+# bench-cluster: BENCH_EVENTS (1M) into one server and into the 2x2 cluster (ZooKeeper + four
+# 18.16 servers, cmd/devcluster) with BENCH_INGESTERS (2) ingesters, same run, exact counts.
+.PHONY: bench-cluster
+bench-cluster:
+	scripts/bench-cluster.sh
 
 # The whole pipeline with traffic and a spike: services-up, migrate, ingester + loadgen
 # (RUN_RATE, RUN_SPIKE). Ctrl-C stops ingester and loadgen; make services-down stops services.

@@ -191,6 +191,8 @@ type backend struct {
 	insert   func(t *testing.T, table string, cols []string, rows [][]any)
 	// readonly is a DB for the same database as a readonly=1 user (18.16 only).
 	readonly DB
+	// addr is the server's native address (18.16 only), for remote() copies.
+	addr string
 }
 
 func randomName(prefix string) string {
@@ -208,7 +210,7 @@ func serverBackend(t *testing.T) *backend {
 	}
 	ro := openReadonly(t, ch.Addr, ch.Database)
 	return &backend{
-		name: "clickhouse-18.16", db: Native(ch.Conn), database: ch.Database, readonly: Native(ro),
+		name: "clickhouse-18.16", db: Native(ch.Conn), database: ch.Database, readonly: Native(ro), addr: ch.Addr,
 		insert: func(t *testing.T, table string, cols []string, rows [][]any) {
 			t.Helper()
 			batch, err := ch.Conn.PrepareBatch(ctx, "INSERT INTO "+ch.Database+"."+table+" ("+strings.Join(cols, ", ")+")")

@@ -117,7 +117,8 @@ func newFixture(t *testing.T) *fixture {
 
 var eventCols = []string{"event_time", "event_time_ms", "status_code", "error_type", "request_id", "error_message",
 	"error_url", "environment", "category", "actor", "known", "flags", "method", "path", "project_id",
-	"organization_id", "member_id", "client", "region", "latency_ms", "attr_keys", "attr_values", "catalog_version"}
+	"organization_id", "member_id", "client", "region", "latency_ms", "attr_keys", "attr_values", "catalog_version",
+	"kafka_topic", "kafka_partition", "kafka_offset"}
 
 func (fx *fixture) plant(t *testing.T, b *backend) {
 	t.Helper()
@@ -141,7 +142,9 @@ func (fx *fixture) plant(t *testing.T, b *backend) {
 		}
 		rows = append(rows, []any{e.t, uint16(i % 1000), e.status, e.typ, e.requestID, e.message,
 			url, e.env, e.category, e.actor, known, flags, "POST", "/v1/x", e.proj,
-			e.org, "member-1", "go-sdk", "us", latp, []string{"k"}, []string{"v" + e.typ}, "c1-test"})
+			e.org, "member-1", "go-sdk", "us", latp, []string{"k"}, []string{"v" + e.typ}, "c1-test",
+			// Six Kafka partitions: on a cluster the rows spread over the shards.
+			"api-errors", uint32(i % 6), uint64(i)})
 	}
 	b.insert(t, "events", eventCols, rows)
 	var cat [][]any

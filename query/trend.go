@@ -113,8 +113,10 @@ func (c *Client) Trend(ctx context.Context, f Filter, topTypes int) (*TrendResul
 	if topTypes == 0 || res.All.Total == 0 {
 		return res, nil
 	}
+	// GLOBAL IN: on a cluster table is Distributed, and the top types are chosen over
+	// every shard once, not per shard (which ClickHouse refuses); on one server it is IN.
 	typeSQL := "SELECT error_type, " + bucketExpr + " AS b, " + count + " FROM " + table + "\nWHERE " + rng + cond +
-		"\n  AND error_type IN (SELECT error_type FROM " + table + " WHERE " + rng + cond +
+		"\n  AND error_type GLOBAL IN (SELECT error_type FROM " + table + " WHERE " + rng + cond +
 		" GROUP BY error_type ORDER BY " + count + " DESC, error_type LIMIT ?)\nGROUP BY error_type, b ORDER BY error_type, b"
 	args := append([]any{secs, secs}, where...)
 	args = append(args, where...)

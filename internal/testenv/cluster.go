@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -123,6 +126,16 @@ func StartClickHouseCluster(t testing.TB) *Cluster {
 	return c
 }
 
+// StartCluster starts a cluster with its state in dir, for tools outside tests
+// (cmd/devcluster, make bench-cluster); Close stops it. profile adds settings to
+// the nodes' default profile (values as in users.xml).
+func StartCluster(dir string, profile map[string]string) (*Cluster, error) {
+	return startClusterWith(dir, profile)
+}
+
+// Close stops every process of the cluster with SIGKILL; its state stays in Dir.
+func (c *Cluster) Close() { c.kill() }
+
 func (b *binaryState) cluster() (*Cluster, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -149,12 +162,14 @@ func (b *binaryState) cluster() (*Cluster, error) {
 
 // startCluster starts ZooKeeper and the four servers at once; a free port taken
 // by someone else in between makes it start again on other ports.
-func startCluster(dir string) (*Cluster, error) {
+func startCluster(dir string) (*Cluster, error) { return startClusterWith(dir, nil) }
+
+func startClusterWith(dir string, profile map[string]string) (*Cluster, error) {
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		d := filepath.Join(dir, "try"+strconv.Itoa(attempt))
 		var c *Cluster
-		c, err = newCluster(d)
+		c, err = newCluster(d, profile)
 		if err == nil {
 			if err = c.start(); err == nil {
 				return c, nil
@@ -165,7 +180,7 @@ func startCluster(dir string) (*Cluster, error) {
 	return nil, err
 }
 
-func newCluster(dir string) (*Cluster, error) {
+func newCluster(dir string, profile map[string]string) (*Cluster, error) {
 	zk, err := newZooKeeper(filepath.Join(dir, "zookeeper"))
 	if err != nil {
 		return nil, err
@@ -189,7 +204,7 @@ func newCluster(dir string) (*Cluster, error) {
 		}
 	}
 	for _, n := range c.Nodes {
-		if err := c.writeNodeConfig(n); err != nil {
+		if err := c.writeNodeConfig(n, profile); err != nil {
 			return nil, err
 		}
 	}
@@ -198,7 +213,7 @@ func newCluster(dir string) (*Cluster, error) {
 
 // writeNodeConfig adds config.d/cluster.xml and users.d/cluster.xml beside the
 // node's rendered deploy/clickhouse config; clickhouse-server merges them in.
-func (c *Cluster) writeNodeConfig(n *Node) error {
+func (c *Cluster) writeNodeConfig(n *Node, profile map[string]string) error {
 	var shards strings.Builder
 	for s := 1; s <= ClusterShards; s++ {
 		shards.WriteString("            <shard>\n                <internal_replication>true</internal_replication>\n")
@@ -228,13 +243,17 @@ func (c *Cluster) writeNodeConfig(n *Node) error {
     <mark_cache_size>67108864</mark_cache_size>
 </yandex>
 `, zkPort, ClusterZKSessionTimeout.Milliseconds(), ClusterDDLPath, c.Name, shards.String(), c.Name, n.Shard, n.Name)
+	var extra strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(profile)) {
+		fmt.Fprintf(&extra, "<%s>%s</%s>", k, profile[k], k)
+	}
 	users := fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
     <profiles>
-        <default><distributed_ddl_task_timeout>%d</distributed_ddl_task_timeout></default>
+        <default><distributed_ddl_task_timeout>%d</distributed_ddl_task_timeout>%s</default>
     </profiles>
 </yandex>
-`, int(c.DDLTimeout.Seconds()))
+`, int(c.DDLTimeout.Seconds()), extra.String())
 	for file, body := range map[string]string{"config.d/cluster.xml": cfg, "users.d/cluster.xml": users} {
 		p := filepath.Join(n.Dir, file)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -388,4 +407,23 @@ func (d *ClusterDB) SyncReplicas(t testing.TB, tables ...string) {
 			}
 		}
 	}
+}
+
+// CopyFrom copies tables of database on the single server at addr into the cluster
+// database, through the Distributed tables (synchronously) with INSERT ... SELECT *
+// FROM remote(), as a move of a single-server database to cluster mode would; then it
+// waits for the replicas of the local tables named in sync.
+func (d *ClusterDB) CopyFrom(t testing.TB, addr, database string, tables, sync []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	for _, table := range tables {
+		// Names come from the test; addr and database are bound as string literals.
+		q := "INSERT INTO " + d.Database + "." + table + " SELECT * FROM remote(?, ?, ?)"
+		if err := d.Conn.Exec(ctx, q, addr, database, table); err != nil {
+			t.Fatalf("testenv: copy %s.%s from %s into the cluster: %v", database, table, addr, err)
+		}
+	}
+	d.SyncReplicas(t, sync...)
 }
