@@ -233,7 +233,7 @@ func Defaults() map[string]any {
 		"clickhouse.cluster":                  "",
 		"clickhouse.cluster_zk_path":          schema.DefaultZKPath,
 		"clickhouse.cluster_sharding_key":     schema.DefaultShardingKey(),
-		"clickhouse.cluster_insert":           "distributed",
+		"clickhouse.cluster_insert":           "local",
 		"clickhouse.cluster_ddl_timeout":      "60s",
 		"clickhouse.tls.enabled":              false,
 		"clickhouse.tls.ca_file":              "",

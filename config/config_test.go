@@ -78,7 +78,7 @@ func TestClusterKeys(t *testing.T) {
 	}
 	got := c.ClickHouse.Cluster
 	if got.Name != "prod" || got.ZKPath != "/clickhouse/tables/faultline" || strings.Join(got.ShardingKey, ",") != "kafka_topic,kafka_partition" ||
-		got.Insert != "distributed" || got.DDLTimeout != time.Minute {
+		got.Insert != "local" || got.DDLTimeout != time.Minute {
 		t.Fatalf("cluster defaults: %+v", got)
 	}
 	if s := got.Schema(); s.Name != "prod" || s.Validate() != nil {
