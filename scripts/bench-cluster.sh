@@ -7,12 +7,12 @@
 # well-formed events to a 6-partition topic once, then drains the topic with BENCH_INGESTERS
 # (default 2) `ingest --drain` in one consumer group: first into the single server, then, in
 # a new group, into the cluster (clickhouse.cluster=faultline, every node in clickhouse.addr,
-# Distributed inserts with insert_distributed_sync=1 from the nodes' profile unless
-# BENCH_CLUSTER_INSERT=local). Prints both rates and checks exact counts on each: events
+# each shard's local tables written by its own lane, or Distributed inserts with
+# insert_distributed_sync=1 from the nodes' profile with BENCH_CLUSTER_INSERT=distributed). Prints both rates and checks exact counts on each: events
 # stored == produced, no Kafka offset stored twice, every shard holding a share, the rollup
 # summing to the events. Stops everything it started on exit, Ctrl-C included.
 #
-# Environment: BENCH_EVENTS, BENCH_INGESTERS (1-6), BENCH_CLUSTER_INSERT (distributed|local),
+# Environment: BENCH_EVENTS, BENCH_INGESTERS (1-6), BENCH_CLUSTER_INSERT (local|distributed),
 # BENCH_KAFKA_PORT (29192), BENCH_CH_TCP_PORT (29100), BENCH_CH_HTTP_PORT (28223).
 set -euo pipefail
 
@@ -21,7 +21,7 @@ BIN="$ROOT/.run/bin"
 DIR="$ROOT/.run/bench-cluster"
 EVENTS="${BENCH_EVENTS:-1000000}"
 INGESTERS="${BENCH_INGESTERS:-2}"
-CLUSTER_INSERT="${BENCH_CLUSTER_INSERT:-distributed}"
+CLUSTER_INSERT="${BENCH_CLUSTER_INSERT:-local}"
 KAFKA_PORT="${BENCH_KAFKA_PORT:-29192}"
 CH_TCP_PORT="${BENCH_CH_TCP_PORT:-29100}"
 CH_HTTP_PORT="${BENCH_CH_HTTP_PORT:-28223}"
