@@ -40,8 +40,10 @@ func TestPipelineConfigSetsEveryField(t *testing.T) {
 	}
 	walk("Config", reflect.ValueOf(pc))
 
-	// In cluster mode every field of the ClusterConfig is set too.
+	// In cluster mode every field of the ClusterConfig is set too (ViaDistributed is false
+	// with the default local inserts, so the walk runs with distributed ones).
 	t.Setenv("FAULTLINE_CLICKHOUSE_CLUSTER", "prod")
+	t.Setenv("FAULTLINE_CLICKHOUSE_CLUSTER_INSERT", "distributed")
 	cfg, err = config.Load("")
 	if err != nil {
 		t.Fatal(err)
