@@ -170,8 +170,18 @@ func TestStartsWhileKafkaIsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- execute(ctx, io.Discard, "run") }()
 	waitStatus(t, base+"/healthz", http.StatusOK)
-	if body := waitStatus(t, base+"/readyz", http.StatusServiceUnavailable); !strings.Contains(body, "kafka") {
-		t.Errorf("/readyz body %q does not name kafka", body)
+	// Until its first check has run, /readyz says "not checked yet"; after it, it must name
+	// Kafka, and stay not ready.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		body := waitStatus(t, base+"/readyz", http.StatusServiceUnavailable)
+		if strings.Contains(body, "kafka") {
+			break
+		}
+		if !strings.Contains(body, "not checked yet") || time.Now().After(deadline) {
+			t.Fatalf("/readyz body %q does not name kafka", body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	cancel()
 	select {
