@@ -131,60 +131,6 @@ func syncReplicas(t *testing.T, db *testenv.ClusterDB) {
 	}
 }
 
-// A replica SIGKILLed while ingesting and started again once its ZooKeeper session has
-// expired: its shard's inserts move to the other replica, and a retried block that had
-// landed on the dead one is deduplicated by the Replicated table.
-func TestClusterReplicaKilled(t *testing.T) {
-	clusterScenario(t, "cluster-replica-killed", func(h *harness, db *testenv.ClusterDB, members []*instance) string {
-		n := db.ShardNodes(1)[0] // the replica the shard's connections open first
-		var other int            // index of the shard's other replica in db.Nodes
-		for i, x := range db.Nodes {
-			if x.Shard == 1 && x != n {
-				other = i
-			}
-		}
-		n.Kill()
-		killed := time.Now()
-		restarted := false
-		h.t.Cleanup(func() {
-			if !restarted { // the cluster is the test binary's: never leave a node down
-				startAfterKill(h.t, n)
-			}
-		})
-		h.produce(52, 3000, nil)
-		// The shard goes on storing on its other replica alone: every message of its
-		// partitions is there before the killed one comes back.
-		kc := &kafka.Client{Addr: kafka.TCP(h.broker), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}
-		ends, _ := partitionOffsets(h.t, kc, "cluster-replica-killed", h.topic, 6)
-		var want int64
-		for p, e := range ends {
-			if l, err := members[0].in.laneOf(context.Background(), h.topic, p); err != nil {
-				h.t.Fatal(err)
-			} else if l.shard == 1 {
-				want += e
-			}
-		}
-		conn := db.NodeConn(h.t, other)
-		var got int64
-		// Two minutes, not one: a batch cut by the kill is verified and its views checked
-		// after a replica sync that waits up to 30 s for the dead peer; with other packages'
-		// clusters on the same 2 cores that once took past a minute.
-		waitFor(h.t, 2*time.Minute, "shard 1's other replica holds all its partitions' messages", func() bool {
-			got = testenv.QueryInt(h.t, conn, "SELECT toUInt64(count()) FROM (SELECT kafka_offset FROM "+db.Database+".events_local UNION ALL SELECT kafka_offset FROM "+db.Database+".quarantine_local)")
-			return got >= want
-		})
-		if got != want {
-			h.t.Fatalf("replica %s holds %d rows of shard 1, its partitions have %d messages", db.Nodes[other].Name, got, want)
-		}
-		stored := time.Since(killed)
-		time.Sleep(max(testenv.ClusterZKSessionTimeout+time.Second-time.Since(killed), 0))
-		startAfterKill(h.t, n)
-		restarted = true
-		return fmt.Sprintf("replica %s SIGKILLed; shard 1's %d messages all stored on %s alone %s after the kill; %s started again after %s",
-			n.Name, want, db.Nodes[other].Name, stored.Round(100*time.Millisecond), n.Name, time.Since(killed).Round(100*time.Millisecond))
-	})
-}
-
 // ZooKeeper stopped (SIGSTOP) for twice its session timeout: the Replicated tables go
 // read-only and inserts fail; the ingesters back off, count the retries by cause, and store
 // everything once when ZooKeeper is back.
