@@ -46,19 +46,26 @@ var unknownKafkaTime = time.Unix(0, 0).UTC()
 // cannot hold is replaced: the row keeps unknownKafkaTime, and checkTime is received (the
 // time the event gets unless its envelope has a good one).
 func newRow(topic string, p *partition, msg kafka.Message, received time.Time) (r *Row, checkTime time.Time) {
-	r = &Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p,
-		fingerprint: fingerprint(msg)}
+	r = &Row{}
+	return r, r.fill(topic, p, msg, received)
+}
+
+// fill makes r the row of a fetched record, as newRow does, keeping r's event for the
+// next check to reuse its memory (Check overwrites all of it).
+func (r *Row) fill(topic string, p *partition, msg kafka.Message, received time.Time) (checkTime time.Time) {
+	*r = Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p,
+		fingerprint: fingerprint(msg), Event: r.Event}
 	if p != nil {
 		r.Partition = p.id
 	} else {
 		r.Partition = int32(msg.Partition)
 	}
 	if event.Storable(msg.Time) {
-		return r, r.KafkaTime
+		return r.KafkaTime
 	}
 	r.badKafkaTime = true
 	r.KafkaTime = unknownKafkaTime
-	return r, received.UTC()
+	return received.UTC()
 }
 
 // checkRow runs the event checks on a row; kafkaTime is newRow's checkTime.

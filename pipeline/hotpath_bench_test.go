@@ -1,0 +1,176 @@
+package pipeline
+
+import (
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	chproto "github.com/ClickHouse/ch-go/proto"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/event"
+	"github.com/faultline/faultline/loadgen"
+)
+
+// hotpathBatch is how many messages one benchmark iteration turns into blocks: the
+// default batch.max_rows.
+const hotpathBatch = 50_000
+
+// hotpathMessages makes one batch of realistic Kafka messages: loadgen's defaults (half
+// bare bodies, half envelopes, 2% malformed, 1% unknown types), a millisecond apart.
+func hotpathMessages(tb testing.TB) []kafka.Message {
+	tb.Helper()
+	gen := loadgen.New(mustCatalog(tb), loadgen.DefaultOptions())
+	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	msgs := make([]kafka.Message, hotpathBatch)
+	for i := range msgs {
+		m := gen.Next(start.Add(time.Duration(i) * time.Millisecond))
+		msgs[i] = kafka.Message{Topic: "api-errors", Partition: i % 6, Offset: int64(i / 6),
+			Key: m.Key, Value: m.Value, Time: m.Time}
+	}
+	return msgs
+}
+
+// rowsToBlocks is the path before columnar batches: a Row per message, checked, then one
+// slice per column handed to clickhouse-go's column Append, then the block encoded as it is
+// before compression and sending.
+type rowsToBlocks struct {
+	checker         *event.Checker
+	evTypes, qTypes []column.Type
+	buf             chproto.Buffer
+}
+
+func (p *rowsToBlocks) run(tb testing.TB, msgs []kafka.Message, at time.Time) int {
+	var events, quarantine []*Row
+	for _, m := range msgs {
+		row, checkTime := newRow(m.Topic, nil, m, at)
+		checkRow(p.checker, row, checkTime, m.Time)
+		if row.Accepted {
+			events = append(events, row)
+		} else {
+			quarantine = append(quarantine, row)
+		}
+	}
+	p.buf.Reset()
+	if err := encodeTo(&p.buf, eventColumns, p.evTypes, eventColumnsOf(events, 1, at)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := encodeTo(&p.buf, quarantineColumns, p.qTypes, quarantineColumnsOf(quarantine, 1, at)); err != nil {
+		tb.Fatal(err)
+	}
+	return len(p.buf.Buf)
+}
+
+// columnarToBlocks is the columnar batch's path: one reused Row per message, its fields
+// written once into the column buffers, blocks encoded from them.
+type columnarToBlocks struct {
+	checker *event.Checker
+	row     Row
+	ev      eventBuf
+	q       quarantineBuf
+	buf     chproto.Buffer
+}
+
+func (p *columnarToBlocks) run(tb testing.TB, msgs []kafka.Message, at time.Time) int {
+	p.ev.reset()
+	p.q.reset()
+	for _, m := range msgs {
+		checkTime := p.row.fill(m.Topic, nil, m, at)
+		checkRow(p.checker, &p.row, checkTime, m.Time)
+		if p.row.Accepted {
+			p.ev.add(&p.row, at)
+		} else {
+			p.q.add(&p.row)
+		}
+	}
+	p.buf.Reset()
+	evBlock := &proto.Block{Columns: p.ev.columns([]span{{0, p.ev.rows()}}, 1, at)}
+	if err := evBlock.Encode(&p.buf, proto.DBMS_TCP_PROTOCOL_VERSION); err != nil {
+		tb.Fatal(err)
+	}
+	qBlock := &proto.Block{Columns: p.q.columns([]span{{0, p.q.rows()}}, 1, at)}
+	if err := qBlock.Encode(&p.buf, proto.DBMS_TCP_PROTOCOL_VERSION); err != nil {
+		tb.Fatal(err)
+	}
+	return len(p.buf.Buf)
+}
+
+func encodeTo(buf *chproto.Buffer, names []string, types []column.Type, cols []any) error {
+	b := &proto.Block{}
+	for i, n := range names {
+		if err := b.AddColumn(n, types[i]); err != nil {
+			return err
+		}
+	}
+	for i, c := range cols {
+		if _, err := b.Columns[i].Append(c); err != nil {
+			return &encodeError{column: names[i], err: err}
+		}
+	}
+	return b.Encode(buf, proto.DBMS_TCP_PROTOCOL_VERSION)
+}
+
+// BenchmarkHotPath measures a fetched Kafka message's way to encoded ClickHouse blocks
+// (events and quarantine) in batches of hotpathBatch: what the ingester spends per event
+// outside the Kafka reader and the network. path=rows is today's insert path (a Row per
+// message, one slice per column, clickhouse-go's column Append), path=columnar the column
+// buffers. Run with -cpu 1 for per-core figures (make bench-hotpath); events/cpu-s counts
+// the process's CPU, GC included.
+func BenchmarkHotPath(b *testing.B) {
+	msgs := hotpathMessages(b)
+	checker := event.NewChecker(mustCatalog(b), event.Options{})
+	at := time.Date(2026, 12, 1, 12, 1, 0, 0, time.UTC)
+	b.Run("path=rows", func(b *testing.B) {
+		p := &rowsToBlocks{checker: checker, evTypes: columnTypesOf(eventColumns, eventTypes), qTypes: columnTypesOf(quarantineColumns, quarantineTypes)}
+		benchBatches(b, len(msgs), func() int { return p.run(b, msgs, at) })
+	})
+	b.Run("path=columnar", func(b *testing.B) {
+		p := &columnarToBlocks{checker: checker}
+		benchBatches(b, len(msgs), func() int { return p.run(b, msgs, at) })
+	})
+}
+
+func columnTypesOf(names []string, types map[string]string) []column.Type {
+	out := make([]column.Type, len(names))
+	for i, n := range names {
+		out[i] = column.Type(types[n])
+	}
+	return out
+}
+
+// benchBatches runs batch (which handles n events and returns the bytes it encoded) b.N
+// times and reports per-event figures.
+func benchBatches(b *testing.B, n int, batch func() int) {
+	batch() // warm up buffers and dictionaries
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0 := processCPU()
+	b.ResetTimer()
+	bytes := 0
+	for range b.N {
+		bytes = batch()
+	}
+	b.StopTimer()
+	cpu := processCPU() - cpu0
+	runtime.ReadMemStats(&m1)
+	events := float64(n) * float64(b.N)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/events, "ns/event")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/events, "allocs/event")
+	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/events, "B/event")
+	if cpu > 0 {
+		b.ReportMetric(events/cpu.Seconds(), "events/cpu-s")
+	}
+	b.ReportMetric(float64(bytes)/float64(n), "B/event-encoded")
+}
+
+// processCPU is this process's user+system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
