@@ -220,9 +220,8 @@ const (
 )
 
 func (c *lowCardCol) write(b *chproto.Buffer, spans []span) {
-	if len(c.vals) == 0 {
-		c.dict.add("") // a block of no rows still has the default
-		c.vals = append(c.vals, "")
+	if spansLen(spans) == 0 {
+		return // clickhouse-go writes no dictionary for no rows, only the state prefix
 	}
 	distinct := len(c.vals) - 1
 	width := uint64(lcKeyU32)

@@ -98,21 +98,6 @@ func (p *columnarToBlocks) run(tb testing.TB, msgs []kafka.Message, at time.Time
 	return len(p.buf.Buf)
 }
 
-func encodeTo(buf *chproto.Buffer, names []string, types []column.Type, cols []any) error {
-	b := &proto.Block{}
-	for i, n := range names {
-		if err := b.AddColumn(n, types[i]); err != nil {
-			return err
-		}
-	}
-	for i, c := range cols {
-		if _, err := b.Columns[i].Append(c); err != nil {
-			return &encodeError{column: names[i], err: err}
-		}
-	}
-	return b.Encode(buf, proto.DBMS_TCP_PROTOCOL_VERSION)
-}
-
 // BenchmarkHotPath measures a fetched Kafka message's way to encoded ClickHouse blocks
 // (events and quarantine) in batches of hotpathBatch: what the ingester spends per event
 // outside the Kafka reader and the network. path=rows is today's insert path (a Row per
