@@ -60,8 +60,16 @@ type eventBuf struct {
 	flagNames []string // scratch for Flags.AppendNames
 }
 
-// add appends an accepted row's event.
+// add appends an accepted row's event and its raw message.
 func (b *eventBuf) add(r *Row, at time.Time) {
+	b.addEvent(r, at)
+	b.payload.addBytes(r.Payload)
+	b.key.addBytes(r.Key)
+}
+
+// addEvent appends an accepted row's event only: for a block whose rows are kept as Rows,
+// which hold the raw message themselves.
+func (b *eventBuf) addEvent(r *Row, at time.Time) {
 	e := &r.Event
 	// The checks never give an event an unstorable time; this guards rows built elsewhere.
 	b.eventTime.add(dateTime(storableOr(e.Time, at)))
@@ -104,8 +112,6 @@ func (b *eventBuf) add(r *Row, at time.Time) {
 	b.offset.add(uint64(r.Offset))
 	b.kafkaTime.add(dateTime(storableOr(r.KafkaTime, unknownKafkaTime)))
 	b.fingerprint.add(r.fingerprint)
-	b.payload.addBytes(r.Payload)
-	b.key.addBytes(r.Key)
 }
 
 func (b *eventBuf) rows() int { return len(b.offset.v) }

@@ -487,8 +487,8 @@ func (s *Sink) fence(ctx context.Context, since time.Time) error {
 		insertQueryPrefix, max(time.Since(since).Seconds()-0.5, 0))
 }
 
-// insert sends rows as one block: one INSERT, columns appended whole, within the insert
-// deadline (clickhouse-go closes the connection when it passes).
+// insert sends rows as one block: one INSERT, columns encoded from column buffers
+// (blockinsert.go), within the insert deadline (clickhouse-go closes the connection when it passes).
 func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -508,26 +508,11 @@ func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64,
 	if err != nil {
 		return err
 	}
-	var cols []any
-	if table == tableEvents {
-		cols = eventColumnsOf(rows, id, at)
-	} else {
-		cols = quarantineColumnsOf(rows, id, at)
-	}
-	for i, c := range cols {
-		if err := batch.Column(i).Append(c); err != nil {
-			_ = batch.Abort()
-			return &encodeError{column: s.columns(table)[i], err: err}
-		}
+	if err := setBlockColumns(batch, blockColumns(table, rows, id, at)); err != nil {
+		_ = batch.Abort()
+		return err
 	}
 	return batch.Send()
-}
-
-func (s *Sink) columns(table string) []string {
-	if table == tableEvents {
-		return eventColumns
-	}
-	return quarantineColumns
 }
 
 // encodeError is clickhouse-go refusing a value on the client side, before anything is
