@@ -77,6 +77,7 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 			}
 			next[r.part] = r.Offset + 1
 			bytes += r.charged
+			in.rows.put(r) // its fields are in the batch's columns now
 			switch {
 			case cur.Len() >= in.cfg.Batch.MaxRows:
 				seal("rows")

@@ -5,6 +5,8 @@ import (
 
 	chproto "github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+
+	"github.com/faultline/faultline/event"
 )
 
 // eventTypes and quarantineTypes are the ClickHouse types of every column the writer
@@ -57,18 +59,25 @@ type eventBuf struct {
 
 	payload, key strCol // the raw message, for quarantine if the server refuses the row
 
+	// Per row, not sent: the owning partition (abandoned rows are dropped, commits advance
+	// it) and the event's flags as bits (metrics count them).
+	parts    []*partition
+	flagBits []event.Flags
+
 	flagNames []string // scratch for Flags.AppendNames
 }
 
-// add appends an accepted row's event and its raw message.
+// add appends an accepted row's event and its raw message; at stands in for an event time
+// a DateTime cannot hold.
 func (b *eventBuf) add(r *Row, at time.Time) {
 	b.addEvent(r, at)
 	b.payload.addBytes(r.Payload)
 	b.key.addBytes(r.Key)
+	b.parts = append(b.parts, r.part)
+	b.flagBits = append(b.flagBits, r.Event.Flags)
 }
 
-// addEvent appends an accepted row's event only: for a block whose rows are kept as Rows,
-// which hold the raw message themselves.
+// addEvent appends an accepted row's event, without its raw message.
 func (b *eventBuf) addEvent(r *Row, at time.Time) {
 	e := &r.Event
 	// The checks never give an event an unstorable time; this guards rows built elsewhere.
@@ -116,6 +125,15 @@ func (b *eventBuf) addEvent(r *Row, at time.Time) {
 
 func (b *eventBuf) rows() int { return len(b.offset.v) }
 
+// coordinates is row i's place in Kafka.
+func (b *eventBuf) coordinates(i int) rowKey {
+	return rowKey{b.topic.value(i), int32(b.partition.v[i]), int64(b.offset.v[i])}
+}
+
+func (b *eventBuf) fingerprintOf(i int) uint64   { return b.fingerprint.v[i] }
+func (b *eventBuf) partitionOf(i int) *partition { return b.parts[i] }
+func (b *eventBuf) payloadLen(i int) int         { return len(b.payload.value(i)) }
+
 func (b *eventBuf) lowCards() []*lowCardCol {
 	return []*lowCardCol{&b.errorType, &b.errorMessage, &b.errorURL, &b.environment, &b.category,
 		&b.actor, &b.method, &b.region, &b.catalogVersion, &b.topic}
@@ -144,13 +162,17 @@ func (b *eventBuf) reset() {
 	b.partition.reset()
 	b.offset.reset()
 	b.fingerprint.reset()
+	clear(b.parts) // let partitions of past assignments go
+	b.parts = b.parts[:0]
+	b.flagBits = b.flagBits[:0]
 }
 
 // bytes is the memory the buffers hold (their capacity).
 func (b *eventBuf) bytes() int {
 	n := b.eventTime.bytes() + b.kafkaTime.bytes() + b.eventTimeMs.bytes() + b.status.bytes() +
 		b.known.bytes() + b.flags.bytes() + b.attrKeys.bytes() + b.attrValues.bytes() +
-		b.latency.bytes() + b.partition.bytes() + b.offset.bytes() + b.fingerprint.bytes()
+		b.latency.bytes() + b.partition.bytes() + b.offset.bytes() + b.fingerprint.bytes() +
+		8*cap(b.parts) + 2*cap(b.flagBits)
 	for _, c := range b.lowCards() {
 		n += c.bytes()
 	}
@@ -209,21 +231,24 @@ type quarantineBuf struct {
 	detail, payload, key       strCol
 	size, partition, kafkaTime u32Col
 	offset, fingerprint        u64Col
+	parts                      []*partition // per row, not sent
 }
 
 // add appends a rejected row.
 func (b *quarantineBuf) add(r *Row) {
+	b.parts = append(b.parts, r.part)
 	b.reason.add(r.Reason)
 	b.detail.add(r.Detail)
 	b.payload.addBytes(r.Payload)
 	b.size.add(uint32(len(r.Payload)))
 	b.key.addBytes(r.Key)
-	b.coordinates(r.Topic, r.Partition, r.Offset, r.KafkaTime, r.fingerprint)
+	b.addCoordinates(r.Topic, r.Partition, r.Offset, r.KafkaTime, r.fingerprint)
 }
 
 // addRefused appends event row i of ev, which ClickHouse or the encoder refused, with its
 // raw message.
 func (b *quarantineBuf) addRefused(ev *eventBuf, i int, reason, detail string) {
+	b.parts = append(b.parts, ev.parts[i])
 	b.reason.add(reason)
 	b.detail.add(detail)
 	b.payload.addEncoded(ev.payload.encoded(i))
@@ -236,7 +261,7 @@ func (b *quarantineBuf) addRefused(ev *eventBuf, i int, reason, detail string) {
 	b.fingerprint.add(ev.fingerprint.v[i])
 }
 
-func (b *quarantineBuf) coordinates(topic string, partition int32, offset int64, kafkaTime time.Time, fp uint64) {
+func (b *quarantineBuf) addCoordinates(topic string, partition int32, offset int64, kafkaTime time.Time, fp uint64) {
 	b.topic.add(topic)
 	b.partition.add(uint32(partition))
 	b.offset.add(uint64(offset))
@@ -245,6 +270,15 @@ func (b *quarantineBuf) coordinates(topic string, partition int32, offset int64,
 }
 
 func (b *quarantineBuf) rows() int { return len(b.offset.v) }
+
+// coordinates is row i's place in Kafka.
+func (b *quarantineBuf) coordinates(i int) rowKey {
+	return rowKey{b.topic.value(i), int32(b.partition.v[i]), int64(b.offset.v[i])}
+}
+
+func (b *quarantineBuf) fingerprintOf(i int) uint64   { return b.fingerprint.v[i] }
+func (b *quarantineBuf) partitionOf(i int) *partition { return b.parts[i] }
+func (b *quarantineBuf) payloadLen(i int) int         { return int(b.size.v[i]) }
 
 func (b *quarantineBuf) reset() {
 	b.reason.reset()
@@ -257,12 +291,14 @@ func (b *quarantineBuf) reset() {
 	b.kafkaTime.reset()
 	b.offset.reset()
 	b.fingerprint.reset()
+	clear(b.parts)
+	b.parts = b.parts[:0]
 }
 
 func (b *quarantineBuf) bytes() int {
 	return b.reason.bytes() + b.topic.bytes() + b.detail.bytes() + b.payload.bytes() +
 		b.key.bytes() + b.size.bytes() + b.partition.bytes() + b.kafkaTime.bytes() +
-		b.offset.bytes() + b.fingerprint.bytes()
+		b.offset.bytes() + b.fingerprint.bytes() + 8*cap(b.parts)
 }
 
 // columns returns the rows of spans as the quarantine block, in quarantineColumns order.

@@ -142,7 +142,7 @@ func decodedRows(t testing.TB, block []byte) [][]any {
 // buffers and checks what the writer would send: the whole batch byte for byte as
 // clickhouse-go encodes today's column slices, twice alike (a retry sends the same bytes),
 // any set of its rows (a split) decoding to the values clickhouse-go encodes of those rows,
-// and refused events going to quarantine as refuse makes them, raw payload included.
+// and refused events going to quarantine as refusal names them, raw payload included.
 func checkBatchBlocks(t *testing.T, rows []*Row, at time.Time) {
 	t.Helper()
 	var (
@@ -180,14 +180,19 @@ func checkBatchBlocks(t *testing.T, rows []*Row, at time.Time) {
 		for _, s := range spans {
 			sub = append(sub, events[s.lo:s.hi]...)
 		}
-		got := decodedRows(t, encodeBlock(t, ev.columns(spans, 7, at)))
-		want := decodedRows(t, encodeRows(t, sub, true, 7, at))
+		// Byte for byte: a LowCardinality dictionary holds only the values of the block's own
+		// rows, as clickhouse-go's would (the server may evaluate expressions on it).
+		gotBlock, wantBlock := encodeBlock(t, ev.columns(spans, 7, at)), encodeRows(t, sub, true, 7, at)
+		if !bytes.Equal(gotBlock, wantBlock) {
+			t.Errorf("events %v encode differently from clickhouse-go's block of the same rows", spans)
+		}
+		got, want := decodedRows(t, gotBlock), decodedRows(t, wantBlock)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("events %v decode to other values than clickhouse-go's block of the same rows", spans)
 		}
 	}
 
-	// Refused events: quarantined from the buffers as refuse quarantines the rows.
+	// Refused events: quarantined from the buffers as the rows path quarantined them.
 	var (
 		refused []*Row
 		rq      quarantineBuf
@@ -197,8 +202,10 @@ func checkBatchBlocks(t *testing.T, rows []*Row, at time.Time) {
 		if i%2 == 1 {
 			err = errors.New("code: 27, message: Cannot parse input")
 		}
-		q := refuse(r, err)
-		refused = append(refused, q)
+		q := *r
+		q.Accepted = false
+		q.Reason, q.Detail = refusal(err)
+		refused = append(refused, &q)
 		rq.addRefused(&ev, i, q.Reason, q.Detail)
 	}
 	if got, want := encodeBlock(t, rq.columns(all(rq.rows()), 9, at)), encodeRows(t, refused, false, 9, at); !bytes.Equal(got, want) {
@@ -341,17 +348,23 @@ func TestInsertStoresWhatClickHouseGoStored(t *testing.T) {
 			quarantine = append(quarantine, row)
 		}
 	}
-	quarantine = append(quarantine, refuse(events[0], errors.New("code: 27, message: Cannot parse")))
+	bufs := resultOf(append(events, quarantine...)).bufs
+	refused := *events[0]
+	refused.Accepted = false
+	refused.Reason, refused.Detail = refusal(errors.New("code: 27, message: Cannot parse"))
+	quarantine = append(quarantine, &refused)
+	bufs.q.addRefused(&bufs.ev, 0, refused.Reason, refused.Detail)
 	for _, tt := range []struct {
 		table string
+		buf   tableRows
 		rows  []*Row
 		names []string
 		cols  []any
 	}{
-		{tableEvents, events, eventColumns, eventColumnsOf(events, 42, at)},
-		{tableQuarantine, quarantine, quarantineColumns, quarantineColumnsOf(quarantine, 42, at)},
+		{tableEvents, &bufs.ev, events, eventColumns, eventColumnsOf(events, 42, at)},
+		{tableQuarantine, &bufs.q, quarantine, quarantineColumns, quarantineColumnsOf(quarantine, 42, at)},
 	} {
-		if err := s.insert(ctx, tt.table, tt.rows, 42, at); err != nil {
+		if err := s.insert(ctx, tt.table, tt.buf, allRows(tt.buf.rows()), 42, at); err != nil {
 			t.Fatalf("insert into %s: %v", tt.table, err)
 		}
 		ref := tt.table + "_ref"

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"time"
 	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
@@ -61,23 +60,4 @@ func setBlockColumns(b driver.Batch, cols []column.Interface) error {
 	}
 	blk.Columns = cols
 	return nil
-}
-
-// blockColumns encodes rows of table into column buffers and returns them as the block's
-// columns. The same rows, id and time always give the same bytes (a retry's block is the
-// one a Replicated table deduplicates).
-func blockColumns(table string, rows []*Row, id uint64, at time.Time) []column.Interface {
-	all := []span{{0, len(rows)}}
-	if table == tableEvents {
-		ev := &eventBuf{}
-		for _, r := range rows {
-			ev.addEvent(r, at)
-		}
-		return ev.columns(all, id, at)
-	}
-	q := &quarantineBuf{}
-	for _, r := range rows {
-		q.add(r)
-	}
-	return q.columns(all, id, at)
 }

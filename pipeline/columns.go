@@ -28,6 +28,59 @@ func spansLen(spans []span) int {
 	return n
 }
 
+// allRows is the span of a buffer's n rows: none when n is 0.
+func allRows(n int) []span {
+	if n == 0 {
+		return nil
+	}
+	return []span{{0, n}}
+}
+
+// filterSpans returns the rows of spans for which keep is true, in order.
+func filterSpans(spans []span, keep func(i int) bool) []span {
+	var out []span
+	for _, s := range spans {
+		for i := s.lo; i < s.hi; i++ {
+			if !keep(i) {
+				continue
+			}
+			if n := len(out); n > 0 && out[n-1].hi == i {
+				out[n-1].hi++
+			} else {
+				out = append(out, span{i, i + 1})
+			}
+		}
+	}
+	return out
+}
+
+// splitSpans returns the first n rows of spans and the rest.
+func splitSpans(spans []span, n int) (head, tail []span) {
+	for k, s := range spans {
+		size := s.hi - s.lo
+		if n >= size {
+			n -= size
+			continue
+		}
+		head = append(head, spans[:k]...)
+		if n > 0 {
+			head = append(head, span{s.lo, s.lo + n})
+		}
+		tail = append(append(tail, span{s.lo + n, s.hi}), spans[k+1:]...)
+		return head, tail
+	}
+	return spans, nil
+}
+
+// eachRow calls f for every row of spans, in order.
+func eachRow(spans []span, f func(i int)) {
+	for _, s := range spans {
+		for i := s.lo; i < s.hi; i++ {
+			f(i)
+		}
+	}
+}
+
 // fixedCol is a column of fixed-width values; ch-go's column types encode them (one copy on
 // little-endian machines).
 type fixedCol[T any, C interface {
@@ -169,6 +222,10 @@ type lowCardCol struct {
 	// last is the previous row's key: many columns repeat the previous row's value
 	// (environment, topic, catalog version), and comparing is cheaper than hashing.
 	last uint32
+
+	// scratch for a block of some of the rows (see write)
+	remap []uint32
+	sub   strCol
 }
 
 func (c *lowCardCol) add(s string) {
@@ -219,11 +276,41 @@ const (
 	lcKeyU32             = 2
 )
 
+// write encodes the rows of spans. A block of every row sends the batch's dictionary; a block
+// of some rows (a retry without what landed, a half of a split) sends only the values its
+// rows use, in their order of first appearance, as clickhouse-go would for those rows: the
+// server may evaluate a column's expressions on the dictionary itself, so a value no row of
+// the block holds (the row a split is isolating) must not be in it.
 func (c *lowCardCol) write(b *chproto.Buffer, spans []span) {
-	if spansLen(spans) == 0 {
+	rows := spansLen(spans)
+	if rows == 0 {
 		return // clickhouse-go writes no dictionary for no rows, only the state prefix
 	}
-	distinct := len(c.vals) - 1
+	if rows == len(c.keys) {
+		c.writeBlock(b, &c.dict, spans, nil)
+		return
+	}
+	// remap[k] is old key k's key in the block's dictionary plus one (0: not used yet).
+	c.remap = append(c.remap[:0], make([]uint32, len(c.vals))...)
+	c.sub.reset()
+	c.sub.add("")
+	next := uint32(1)
+	eachRow(spans, func(i int) {
+		k := c.keys[i]
+		if k != 0 && c.remap[k] == 0 {
+			c.remap[k] = next + 1
+			next++
+			c.sub.add(c.vals[k])
+		}
+	})
+	c.remap[0] = 1 // "" stays key 0
+	c.writeBlock(b, &c.sub, spans, c.remap)
+}
+
+// writeBlock writes the dictionary dict and the keys of spans, mapped through remap (key k
+// becomes remap[k]-1) unless remap is nil.
+func (c *lowCardCol) writeBlock(b *chproto.Buffer, dict *strCol, spans []span, remap []uint32) {
+	distinct := dict.rows() - 1
 	width := uint64(lcKeyU32)
 	switch {
 	case distinct < math.MaxUint8:
@@ -232,23 +319,29 @@ func (c *lowCardCol) write(b *chproto.Buffer, spans []span) {
 		width = lcKeyU16
 	}
 	b.PutUInt64(lcHasAdditionalKeys | lcNeedUpdateDict | width)
-	b.PutInt64(int64(c.dict.rows()))
-	c.dict.write(b, []span{{0, c.dict.rows()}})
+	b.PutInt64(int64(dict.rows()))
+	dict.write(b, []span{{0, dict.rows()}})
 	b.PutInt64(int64(spansLen(spans)))
+	key := func(k uint32) uint32 {
+		if remap != nil {
+			return remap[k] - 1
+		}
+		return k
+	}
 	for _, s := range spans {
 		keys := c.keys[s.lo:s.hi]
 		switch width {
 		case lcKeyUInt8:
 			for _, k := range keys {
-				b.Buf = append(b.Buf, byte(k))
+				b.Buf = append(b.Buf, byte(key(k)))
 			}
 		case lcKeyU16:
 			for _, k := range keys {
-				b.Buf = binary.LittleEndian.AppendUint16(b.Buf, uint16(k))
+				b.Buf = binary.LittleEndian.AppendUint16(b.Buf, uint16(key(k)))
 			}
 		default:
 			for _, k := range keys {
-				b.Buf = binary.LittleEndian.AppendUint32(b.Buf, k)
+				b.Buf = binary.LittleEndian.AppendUint32(b.Buf, key(k))
 			}
 		}
 	}

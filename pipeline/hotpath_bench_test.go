@@ -64,46 +64,45 @@ func (p *rowsToBlocks) run(tb testing.TB, msgs []kafka.Message, at time.Time) in
 	return len(p.buf.Buf)
 }
 
-// columnarToBlocks is the columnar batch's path: one reused Row per message, its fields
-// written once into the column buffers, blocks encoded from them.
+// columnarToBlocks is the ingester's path: a pooled Row per message, checked, appended to
+// a Batch (its fields written once into the column buffers) and handed back, then the
+// blocks encoded from the buffers as an insert sends them.
 type columnarToBlocks struct {
 	checker *event.Checker
-	row     Row
-	ev      eventBuf
-	q       quarantineBuf
+	sink    Sink
+	rows    rowPool
 	buf     chproto.Buffer
 }
 
 func (p *columnarToBlocks) run(tb testing.TB, msgs []kafka.Message, at time.Time) int {
-	p.ev.reset()
-	p.q.reset()
+	b := p.sink.Begin()
 	for _, m := range msgs {
-		checkTime := p.row.fill(m.Topic, nil, m, at)
-		checkRow(p.checker, &p.row, checkTime, m.Time)
-		if p.row.Accepted {
-			p.ev.add(&p.row, at)
-		} else {
-			p.q.add(&p.row)
-		}
+		row := p.rows.get()
+		checkTime := row.fill(m.Topic, nil, m, at)
+		checkRow(p.checker, row, checkTime, m.Time)
+		b.Append(row)
+		p.rows.put(row)
 	}
 	p.buf.Reset()
-	evBlock := &proto.Block{Columns: p.ev.columns([]span{{0, p.ev.rows()}}, 1, at)}
-	if err := evBlock.Encode(&p.buf, proto.DBMS_TCP_PROTOCOL_VERSION); err != nil {
-		tb.Fatal(err)
+	for _, blk := range []*proto.Block{
+		{Columns: b.bufs.ev.columns(allRows(b.bufs.ev.rows()), 1, at)},
+		{Columns: b.bufs.q.columns(allRows(b.bufs.q.rows()), 1, at)},
+	} {
+		if err := blk.Encode(&p.buf, proto.DBMS_TCP_PROTOCOL_VERSION); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	qBlock := &proto.Block{Columns: p.q.columns([]span{{0, p.q.rows()}}, 1, at)}
-	if err := qBlock.Encode(&p.buf, proto.DBMS_TCP_PROTOCOL_VERSION); err != nil {
-		tb.Fatal(err)
-	}
+	b.Rollback() // the buffers go back for the next batch, as once a result is accounted
 	return len(p.buf.Buf)
 }
 
 // BenchmarkHotPath measures a fetched Kafka message's way to encoded ClickHouse blocks
 // (events and quarantine) in batches of hotpathBatch: what the ingester spends per event
-// outside the Kafka reader and the network. path=rows is today's insert path (a Row per
-// message, one slice per column, clickhouse-go's column Append), path=columnar the column
-// buffers. Run with -cpu 1 for per-core figures (make bench-hotpath); events/cpu-s counts
-// the process's CPU, GC included.
+// outside the Kafka reader and the network. path=rows is the insert path before columnar
+// batches (a Row per message kept for the batch, one slice per column, clickhouse-go's
+// column Append); path=columnar is the ingester's (see columnarToBlocks). Run with -cpu 1
+// for per-core figures (make bench-hotpath); events/cpu-s counts the process's CPU, GC
+// included.
 func BenchmarkHotPath(b *testing.B) {
 	msgs := hotpathMessages(b)
 	checker := event.NewChecker(mustCatalog(b), event.Options{})

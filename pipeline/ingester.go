@@ -42,6 +42,9 @@ type Ingester struct {
 	shuttingDown atomic.Bool
 	stats        Summary
 	statsMu      sync.Mutex
+	// rows are the Rows a partition reads messages into; the batcher hands each back once
+	// its fields are in the batch's columns (see rowPool).
+	rows rowPool
 }
 
 // Summary counts what a run did; Drain prints it.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -68,6 +69,31 @@ func (r *Row) fill(topic string, p *partition, msg kafka.Message, received time.
 	return received.UTC()
 }
 
+// rowPool keeps Rows between messages: a Row lives from its fetch to its Append into a
+// batch, and its event (the attribute slice, the checker's index) is reused by the next
+// message's check, so a steady stream allocates no Row per message.
+type rowPool struct{ p sync.Pool }
+
+func (rp *rowPool) get() *Row {
+	if r, ok := rp.p.Get().(*Row); ok {
+		return r
+	}
+	return &Row{}
+}
+
+// put keeps r for a later message. Nothing may use r afterwards.
+func (rp *rowPool) put(r *Row) {
+	if cap(r.Event.Attributes) > maxPooledAttributes {
+		r.Event = event.Event{} // a hostile message's thousands of attributes are not kept
+	}
+	r.Event.Reset()
+	*r = Row{Event: r.Event}
+	rp.p.Put(r)
+}
+
+// maxPooledAttributes bounds the attribute slice a pooled Row keeps.
+const maxPooledAttributes = 64
+
 // checkRow runs the event checks on a row; kafkaTime is newRow's checkTime.
 func checkRow(c *event.Checker, r *Row, kafkaTime time.Time, original time.Time) {
 	rej, ok := c.Check(r.Payload, kafkaTime, &r.Event)
@@ -121,6 +147,19 @@ func (r *Row) size() int { return len(r.Payload) + len(r.Key) + rowOverhead }
 
 // rowOverhead approximates the Row struct and its slices beyond the payload.
 const rowOverhead = 512
+
+// heldBytes is about what a row takes in a batch's column buffers: its raw message, kept
+// for quarantine, the event's fields (at most the payload's bytes; the catalog's values are
+// dictionary entries), and a few hundred bytes of fixed-width values, keys and ends.
+func (r *Row) heldBytes() int {
+	n := len(r.Payload) + len(r.Key) + heldOverhead
+	if r.Accepted {
+		n += len(r.Payload) + 8*len(r.Event.Attributes)
+	}
+	return n
+}
+
+const heldOverhead = 192
 
 // attrCost is what one attribute of a decoded event holds beyond the payload bytes it
 // aliases: its Attribute (two string headers), the index entry the checker keeps once an

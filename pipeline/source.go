@@ -102,7 +102,8 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			continue
 		}
 		attempt = 0
-		row, checkTime := newRow(topic, p, msg, time.Now())
+		row := in.rows.get()
+		checkTime := row.fill(topic, p, msg, time.Now())
 		if row.charged, err = l.budget.acquire(ctx, row.size()); err != nil {
 			return
 		}
