@@ -23,6 +23,7 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 		bytes   int
 		first   time.Time
 		waiters []chan error
+		counts  readCounts
 	)
 	seal := func(trigger string) {
 		if cur.Len() == 0 && len(next) == 0 && len(waiters) == 0 {
@@ -61,19 +62,27 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 			if first.IsZero() {
 				first = time.Now()
 			}
-			in.statsMu.Lock()
-			in.stats.Consumed++
+			counts.consumed++
 			switch r.skipReason {
 			case skipAlreadyStored:
-				in.stats.Skipped++
+				counts.skipped++
 			case skipTransactionMarker:
-				in.stats.Markers++
+				counts.markers++
 			}
-			in.statsMu.Unlock()
+			if counts.consumed >= 4096 || len(l.items) == 0 {
+				// Into the run summary once the backlog is handed over, not per row.
+				in.addReadCounts(&counts)
+			}
 			if r.skipped {
 				in.m.Skipped.WithLabelValues(r.skipReason).Inc()
 			} else {
 				cur.Append(r)
+				if held := r.heldBytes(); r.charged > held+heldSlack {
+					// A message of many attributes was charged for its decoded event,
+					// which is gone now: its columns hold far less until the batch is stored.
+					l.budget.release(r.charged - held)
+					r.charged = held
+				}
 			}
 			next[r.part] = r.Offset + 1
 			bytes += r.charged
@@ -90,4 +99,21 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 			}
 		}
 	}
+}
+
+// heldSlack: a row charged less than this beyond what it holds in the batch keeps its charge
+// (giving the rest back costs a lock per row, for a few hundred bytes).
+const heldSlack = 4096
+
+// readCounts are rows the batcher took since it last added them to the run summary.
+type readCounts struct{ consumed, skipped, markers int64 }
+
+// addReadCounts adds c to the run summary and zeroes it.
+func (in *Ingester) addReadCounts(c *readCounts) {
+	in.statsMu.Lock()
+	in.stats.Consumed += c.consumed
+	in.stats.Skipped += c.skipped
+	in.stats.Markers += c.markers
+	in.statsMu.Unlock()
+	*c = readCounts{}
 }

@@ -24,13 +24,25 @@ func tinyKeys() []byte {
 	return []byte(b.String())
 }
 
-// The budget charges what a message costs once decoded (and copied into insert columns),
-// not its bytes: measured on the heap, rows of tiny-keys messages hold no more than they
-// are charged.
+// The budget charges what a message costs once decoded, not its bytes: measured on the heap,
+// rows of tiny-keys messages hold no more than they are charged, both on their way to the
+// batcher (decoded Rows) and once in a batch (its column buffers; the batcher gives back
+// the part of the charge the decoded event held).
 func TestDecodedCostIsCharged(t *testing.T) {
 	checker := event.NewChecker(mustCatalog(t), event.Options{})
 	payload := tinyKeys()
 	const n = 40
+	within := func(what string, charged int, held int64) {
+		t.Helper()
+		t.Logf("%s: %d messages of %d bytes: heap held %d bytes, charged %d (%.1fx the payload bytes)",
+			what, n, len(payload), held, charged, float64(charged)/float64(n*len(payload)))
+		if int64(charged) < held {
+			t.Fatalf("%s: rows hold %d bytes on the heap but are charged %d: the budget undercounts", what, held, charged)
+		}
+		if int64(charged) > 3*held {
+			t.Fatalf("%s: charged %d for %d held: so far over that the budget starves throughput", what, charged, held)
+		}
+	}
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -46,22 +58,27 @@ func TestDecodedCostIsCharged(t *testing.T) {
 		charged += r.size() + r.decodedExtra()
 		rows[i] = r
 	}
-	cols := eventColumnsOf(rows, 1, time.Now().UTC())
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	runtime.KeepAlive(rows)
-	runtime.KeepAlive(cols)
-	attrs := len(rows[0].Event.Attributes)
-	t.Logf("%d messages of %d bytes, %d attributes each: heap held %d bytes, charged %d (%.1fx the payload bytes)",
-		n, len(payload), attrs, held, charged, float64(charged)/float64(n*len(payload)))
-	if attrs < 5000 {
+	if attrs := len(rows[0].Event.Attributes); attrs < 5000 {
 		t.Fatalf("only %d attributes: not the hostile shape", attrs)
 	}
-	if int64(charged) < held {
-		t.Fatalf("rows hold %d bytes on the heap but are charged %d: the budget undercounts", held, charged)
+	decoded := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	within("decoded rows", charged, decoded)
+
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b := (&Sink{}).Begin()
+	charged = 0
+	for i, r := range rows {
+		b.Append(r)
+		charged += r.heldBytes()
+		rows[i] = nil // as the batcher hands the Row back
 	}
-	if int64(charged) > 3*held {
-		t.Fatalf("charged %d for %d held: so far over that the budget starves throughput", charged, held)
-	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(b)
+	// The decoded Rows are gone (what they held was measured above): the batch holds what
+	// the heap grew by, plus what they freed.
+	within("in a batch", charged, int64(after.HeapAlloc)-int64(before.HeapAlloc)+decoded)
 }

@@ -104,15 +104,11 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		attempt = 0
 		row := in.rows.get()
 		checkTime := row.fill(topic, p, msg, time.Now())
-		if row.charged, err = l.budget.acquire(ctx, row.size()); err != nil {
-			return
-		}
 		p.read(msg.Offset, checkTime)
 		if skip != nil && skip.until > 0 && msg.Offset >= skip.until {
 			if !skip.more {
 				skip = nil
 			} else if skip, ok = readStored(msg.Offset, false); !ok {
-				l.budget.release(row.charged)
 				return
 			}
 		}
@@ -135,17 +131,13 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			row.skipped, row.skipReason = true, skipTransactionMarker
 		default:
 			checkRow(in.checker, row, checkTime, msg.Time)
-			// What the message costs once decoded, beyond its bytes: a 64 KiB message of
-			// thousands of tiny keys holds far more than 64 KiB.
-			// Never more than the limit in all, or a lone huge row would wait for itself.
-			if extra := min(row.decodedExtra(), int(l.budget.limit)-row.charged); extra > 0 {
-				n, err := l.budget.acquire(ctx, extra)
-				row.charged += n
-				if err != nil {
-					l.budget.release(row.charged)
-					return
-				}
-			}
+		}
+		// What the row holds until its batch is stored: the message's bytes and what its
+		// decoded event holds beyond them (a 64 KiB message of thousands of tiny keys holds
+		// far more than 64 KiB), taken in one step once it is checked. At most one message
+		// per partition is outside the budget, the one being checked.
+		if row.charged, err = l.budget.acquire(ctx, row.size()+row.decodedExtra()); err != nil {
+			return
 		}
 		select {
 		case l.items <- item{row: row}:
