@@ -25,7 +25,8 @@ type Batch struct {
 }
 
 // batchBufs are a batch's column buffers. Once its result is accounted they go back to the
-// sink for a later batch, so that a steady stream allocates no new buffers.
+// sink for a later batch, so that a steady stream neither allocates nor grows buffers (a
+// sync.Pool would hand them to the collector at every GC cycle).
 type batchBufs struct {
 	ev eventBuf
 	q  quarantineBuf
@@ -33,8 +34,10 @@ type batchBufs struct {
 
 // Begin starts an empty batch.
 func (s *Sink) Begin() *Batch {
-	bufs, _ := s.bufs.Get().(*batchBufs)
-	if bufs == nil {
+	var bufs *batchBufs
+	select {
+	case bufs = <-s.free:
+	default:
 		bufs = &batchBufs{}
 	}
 	return &Batch{sink: s, bufs: bufs, opened: time.Now().UTC().Truncate(time.Second)}
@@ -47,7 +50,10 @@ func (s *Sink) recycle(bufs *batchBufs) {
 	}
 	bufs.ev.reset()
 	bufs.q.reset()
-	s.bufs.Put(bufs)
+	select {
+	case s.free <- bufs:
+	default: // enough kept; the collector takes these
+	}
 }
 
 // Append adds a row: an accepted event to the events columns, a rejected message to the

@@ -42,6 +42,49 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 		}
 		cur, next, bytes, first, waiters = l.sink.Begin(), map[*partition]int64{}, 0, time.Time{}, nil
 	}
+	// take handles one item. The loop below takes what is queued without a select per item.
+	take := func(it item) {
+		if it.flush != nil {
+			waiters = append(waiters, it.flush.done)
+			seal(it.flush.trigger)
+			return
+		}
+		r := it.row
+		if first.IsZero() {
+			first = time.Now()
+		}
+		counts.consumed++
+		switch r.skipReason {
+		case skipAlreadyStored:
+			counts.skipped++
+		case skipTransactionMarker:
+			counts.markers++
+		}
+		if counts.consumed >= 4096 || len(l.items) == 0 {
+			// Into the run summary once the backlog is handed over, not per row.
+			in.addReadCounts(&counts)
+		}
+		if r.skipped {
+			in.m.Skipped.WithLabelValues(r.skipReason).Inc()
+		} else {
+			cur.Append(r)
+			if held := r.heldBytes(); r.charged > held+heldSlack {
+				// A message of many attributes was charged for its decoded event,
+				// which is gone now: its columns hold far less until the batch is stored.
+				l.budget.release(r.charged - held)
+				r.charged = held
+			}
+		}
+		next[r.part] = r.Offset + 1
+		bytes += r.charged
+		in.rows.put(r) // its fields are in the batch's columns now
+		switch {
+		case cur.Len() >= in.cfg.Batch.MaxRows:
+			seal("rows")
+		case cur.Bytes() >= in.cfg.Batch.MaxBytes:
+			seal("bytes")
+		}
+	}
 	tick := time.NewTicker(max(in.cfg.Batch.MaxAge/4, 5*time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -53,45 +96,9 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 			}
 			return
 		case it := <-l.items:
-			if it.flush != nil {
-				waiters = append(waiters, it.flush.done)
-				seal(it.flush.trigger)
-				continue
-			}
-			r := it.row
-			if first.IsZero() {
-				first = time.Now()
-			}
-			counts.consumed++
-			switch r.skipReason {
-			case skipAlreadyStored:
-				counts.skipped++
-			case skipTransactionMarker:
-				counts.markers++
-			}
-			if counts.consumed >= 4096 || len(l.items) == 0 {
-				// Into the run summary once the backlog is handed over, not per row.
-				in.addReadCounts(&counts)
-			}
-			if r.skipped {
-				in.m.Skipped.WithLabelValues(r.skipReason).Inc()
-			} else {
-				cur.Append(r)
-				if held := r.heldBytes(); r.charged > held+heldSlack {
-					// A message of many attributes was charged for its decoded event,
-					// which is gone now: its columns hold far less until the batch is stored.
-					l.budget.release(r.charged - held)
-					r.charged = held
-				}
-			}
-			next[r.part] = r.Offset + 1
-			bytes += r.charged
-			in.rows.put(r) // its fields are in the batch's columns now
-			switch {
-			case cur.Len() >= in.cfg.Batch.MaxRows:
-				seal("rows")
-			case cur.Bytes() >= in.cfg.Batch.MaxBytes:
-				seal("bytes")
+			take(it)
+			for n := 0; n < 1024 && len(l.items) > 0; n++ {
+				take(<-l.items) // only this goroutine receives: never blocks
 			}
 		case <-tick.C:
 			if !first.IsZero() && time.Since(first) >= in.cfg.Batch.MaxAge {

@@ -112,7 +112,7 @@ func BenchmarkHotPath(b *testing.B) {
 		benchBatches(b, len(msgs), func() int { return p.run(b, msgs, at) })
 	})
 	b.Run("path=columnar", func(b *testing.B) {
-		p := &columnarToBlocks{checker: checker}
+		p := &columnarToBlocks{checker: checker, sink: Sink{free: make(chan *batchBufs, keptBuffers)}}
 		benchBatches(b, len(msgs), func() int { return p.run(b, msgs, at) })
 	})
 }

@@ -52,7 +52,7 @@ func newRow(topic string, p *partition, msg kafka.Message, received time.Time) (
 }
 
 // fill makes r the row of a fetched record, as newRow does, keeping r's event for the
-// next check to reuse its memory (Check overwrites all of it).
+// next check to reuse its memory (Check overwrites all of it). A zero received is now.
 func (r *Row) fill(topic string, p *partition, msg kafka.Message, received time.Time) (checkTime time.Time) {
 	*r = Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p,
 		fingerprint: fingerprint(msg), Event: r.Event}
@@ -66,6 +66,9 @@ func (r *Row) fill(topic string, p *partition, msg kafka.Message, received time.
 	}
 	r.badKafkaTime = true
 	r.KafkaTime = unknownKafkaTime
+	if received.IsZero() {
+		received = time.Now() // only asked of a record without a usable time
+	}
 	return received.UTC()
 }
 

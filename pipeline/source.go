@@ -103,7 +103,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		}
 		attempt = 0
 		row := in.rows.get()
-		checkTime := row.fill(topic, p, msg, time.Now())
+		checkTime := row.fill(topic, p, msg, time.Time{})
 		p.read(msg.Offset, checkTime)
 		if skip != nil && skip.until > 0 && msg.Offset >= skip.until {
 			if !skip.more {
@@ -140,10 +140,14 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			return
 		}
 		select {
-		case l.items <- item{row: row}:
-		case <-ctx.Done():
-			l.budget.release(row.charged)
-			return
+		case l.items <- item{row: row}: // a send that need not wait costs no select
+		default:
+			select {
+			case l.items <- item{row: row}:
+			case <-ctx.Done():
+				l.budget.release(row.charged)
+				return
+			}
 		}
 		if skip != nil && skip.exhausted() && !skip.more {
 			skip = nil

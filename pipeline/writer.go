@@ -72,8 +72,9 @@ type Sink struct {
 	// replica the checks read; a Distributed insert may have put it on the other one.
 	checkViews bool
 
-	// bufs keeps the column buffers of accounted batches for later ones (*batchBufs).
-	bufs sync.Pool
+	// free keeps the column buffers of accounted batches for later ones: as many as are
+	// filled and stored at once on a steady stream.
+	free chan *batchBufs
 }
 
 // NewSink returns a Sink writing into cfg.Database over conn.
@@ -88,7 +89,7 @@ func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerM
 	if err := schema.ValidateDatabase(cfg.Database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
+	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, free: make(chan *batchBufs, keptBuffers), retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
 		tableEvents:     insertStatement(cfg.Database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(cfg.Database, tableQuarantine, quarantineColumns),
 	}, readTable: map[string]string{
@@ -99,6 +100,10 @@ func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerM
 	}
 	return s, nil
 }
+
+// keptBuffers is how many batches' column buffers a sink keeps for reuse: the one being
+// filled while another is stored.
+const keptBuffers = 2
 
 // writerMetrics are the table writer's metrics.
 type writerMetrics struct {
