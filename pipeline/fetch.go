@@ -44,6 +44,10 @@ type fetchConfig struct {
 	skipped func(from, to int64)
 }
 
+// errSeek marks a failure to find or seek to the next offset after dialing the leader, so
+// that the caller counts it apart from failed fetches.
+var errSeek = errors.New("seek")
+
 // newPartitionReader reads until ctx ends; Close it after.
 func newPartitionReader(ctx context.Context, c fetchConfig) *partitionReader {
 	r := &partitionReader{fetchConfig: c, offset: c.start}
@@ -138,7 +142,7 @@ func (r *partitionReader) dial(ctx context.Context) error {
 		}
 		if err != nil {
 			conn.Close()
-			errs = append(errs, fmt.Errorf("offsets of %s/%d at %s: %w", r.topic, r.partition, broker, err))
+			errs = append(errs, fmt.Errorf("%w to offset %d of %s/%d at %s: %w", errSeek, r.offset, r.topic, r.partition, broker, err))
 			continue
 		}
 		conn.SetDeadline(time.Time{})

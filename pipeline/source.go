@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -72,6 +73,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		minBytes: in.cfg.Kafka.MinFetchBytes, maxBytes: in.cfg.Kafka.MaxFetchBytes, maxWait: in.cfg.Kafka.MaxWait,
 		start: a.Offset,
 		skipped: func(from, to int64) {
+			in.m.Expired.WithLabelValues(topic).Add(float64(to - from))
 			in.log.Warn("partition's log no longer holds offsets the group has not read (retention?); reading on from its first offset",
 				"topic", topic, "partition", a.ID, "from", from, "to", to, "messages", to-from)
 		},
@@ -84,8 +86,12 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			if ctx.Err() != nil {
 				return
 			}
-			in.m.KafkaErrors.WithLabelValues("fetch").Inc()
-			in.log.Warn("fetch failed; retrying", "topic", topic, "partition", a.ID, "error", err)
+			op := "fetch"
+			if errors.Is(err, errSeek) {
+				op = "seek"
+			}
+			in.m.KafkaErrors.WithLabelValues(op).Inc()
+			in.log.Warn(op+" failed; retrying", "topic", topic, "partition", a.ID, "error", err)
 			if sleep(ctx, l.sink.backoff(classRetryable, attempt)) != nil {
 				return
 			}
