@@ -7,6 +7,9 @@
 //	             already stored with the same fingerprint (stored.go), and checks and enriches
 //	             each one (package event; row.go turns a message into a Row and keeps times a
 //	             DateTime column cannot hold away from clickhouse-go)
+//	fetch.go     the partition's reader: fetches from its leader on kafka-go's Conn and Batch
+//	             in the source's goroutine (no Reader goroutine, channel or per-message
+//	             deadline), reconnecting after errors and skipping what retention removed
 //	stored.go    what a previous owner stored past the committed offset: the skip read from
 //	             stored_offsets, window by window, kept as runs of offsets with fingerprints
 //	batcher.go   one goroutine gathers rows into a Batch until rows, bytes or age say flush,

@@ -84,6 +84,7 @@ func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Con
 	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
 	for _, t := range cfg.Kafka.Topics {
 		m.OffsetsReused.WithLabelValues(t)
+		m.Expired.WithLabelValues(t)
 	}
 	a := &admin{client: kc.Client(10 * time.Second), group: cfg.Kafka.Group, topics: cfg.Kafka.Topics, brokers: cfg.Kafka.Brokers}
 	l := newLedger(m)
