@@ -92,8 +92,8 @@ bench-skip:
 	$(GO) test -run '^$$' -bench BenchmarkSkipReadAtAssignment -benchtime 10x -timeout 30m ./pipeline
 
 # The hot path from a fetched Kafka message to encoded ClickHouse blocks (check, columns,
-# Native encoding; no network), today's rows path and the columnar buffers side by side in
-# one run, on one core: ns/event, allocs/event, events per CPU-second. Not part of test.
+# Native encoding; no network), the rows path columnar batches replaced and the ingester's
+# columnar Batch side by side in one run, on one core: ns/event, allocs/event, events per CPU-second. Not part of test.
 # HOTPATH_COUNT runs of each; benchstat (pinned) summarises them.
 HOTPATH_COUNT ?= 6
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
