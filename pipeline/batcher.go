@@ -24,6 +24,9 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 		first   time.Time
 		waiters []chan error
 		counts  readCounts
+		// giveBack is budget the rows appended since the last release charged beyond
+		// what they hold in the batch.
+		giveBack int
 	)
 	seal := func(trigger string) {
 		if cur.Len() == 0 && len(next) == 0 && len(waiters) == 0 {
@@ -60,24 +63,29 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 		case skipTransactionMarker:
 			counts.markers++
 		}
-		if counts.consumed >= 4096 || len(l.items) == 0 {
-			// Into the run summary once the backlog is handed over, not per row.
-			in.addReadCounts(&counts)
-		}
 		if r.skipped {
 			in.m.Skipped.WithLabelValues(r.skipReason).Inc()
 		} else {
 			cur.Append(r)
-			if held := r.heldBytes(); r.charged > held+heldSlack {
-				// A message of many attributes was charged for its decoded event,
-				// which is gone now: its columns hold far less until the batch is stored.
-				l.budget.release(r.charged - held)
+			if held := r.heldBytes(); r.charged > held {
+				// The row was charged for its message and decoded event, which are gone
+				// now: its columns hold less until the batch is stored.
+				giveBack += r.charged - held
 				r.charged = held
 			}
 		}
 		next[r.part] = r.Offset + 1
 		bytes += r.charged
 		in.rows.put(r) // its fields are in the batch's columns now
+		if counts.consumed >= 4096 || len(l.items) == 0 {
+			// Into the run summary and the budget once the backlog is handed over, not
+			// per row.
+			in.addReadCounts(&counts)
+			if giveBack > 0 {
+				l.budget.release(giveBack)
+				giveBack = 0
+			}
+		}
 		switch {
 		case cur.Len() >= in.cfg.Batch.MaxRows:
 			seal("rows")
@@ -107,10 +115,6 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 		}
 	}
 }
-
-// heldSlack: a row charged less than this beyond what it holds in the batch keeps its charge
-// (giving the rest back costs a lock per row, for a few hundred bytes).
-const heldSlack = 4096
 
 // readCounts are rows the batcher took since it last added them to the run summary.
 type readCounts struct{ consumed, skipped, markers int64 }

@@ -57,7 +57,11 @@ type eventBuf struct {
 	partition                                                    u32Col
 	offset, fingerprint                                          u64Col
 
-	payload, key strCol // the raw message, for quarantine if the server refuses the row
+	// The raw message, for quarantine should the server refuse the row: kept only for rows
+	// not read from Kafka by the ingester (requeue, tests). An ingester's row keeps none; a
+	// refused one is read back from Kafka by its offset (Sink.reread), which is not
+	// committed before the row is stored.
+	payload, key strCol
 
 	// Per row, not sent: the owning partition (abandoned rows are dropped, commits advance
 	// it) and the event's flags as bits (metrics count them).
@@ -71,8 +75,13 @@ type eventBuf struct {
 // a DateTime cannot hold.
 func (b *eventBuf) add(r *Row, at time.Time) {
 	b.addEvent(r, at)
-	b.payload.addBytes(r.Payload)
-	b.key.addBytes(r.Key)
+	if r.part == nil {
+		b.payload.addBytes(r.Payload)
+		b.key.addBytes(r.Key)
+	} else {
+		b.payload.addBytes(nil)
+		b.key.addBytes(nil)
+	}
 	b.parts = append(b.parts, r.part)
 	b.flagBits = append(b.flagBits, r.Event.Flags)
 }
@@ -246,14 +255,14 @@ func (b *quarantineBuf) add(r *Row) {
 }
 
 // addRefused appends event row i of ev, which ClickHouse or the encoder refused, with its
-// raw message.
-func (b *quarantineBuf) addRefused(ev *eventBuf, i int, reason, detail string) {
+// raw message (value and key).
+func (b *quarantineBuf) addRefused(ev *eventBuf, i int, reason, detail string, value, key []byte) {
 	b.parts = append(b.parts, ev.parts[i])
 	b.reason.add(reason)
 	b.detail.add(detail)
-	b.payload.addEncoded(ev.payload.encoded(i))
-	b.size.add(uint32(len(ev.payload.value(i))))
-	b.key.addEncoded(ev.key.encoded(i))
+	b.payload.addBytes(value)
+	b.size.add(uint32(len(value)))
+	b.key.addBytes(key)
 	b.topic.add(ev.topic.value(i))
 	b.partition.add(ev.partition.v[i])
 	b.offset.add(ev.offset.v[i])

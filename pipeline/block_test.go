@@ -206,7 +206,7 @@ func checkBatchBlocks(t *testing.T, rows []*Row, at time.Time) {
 		q.Accepted = false
 		q.Reason, q.Detail = refusal(err)
 		refused = append(refused, &q)
-		rq.addRefused(&ev, i, q.Reason, q.Detail)
+		rq.addRefused(&ev, i, q.Reason, q.Detail, ev.payload.value(i), ev.key.value(i))
 	}
 	if got, want := encodeBlock(t, rq.columns(all(rq.rows()), 9, at)), encodeRows(t, refused, false, 9, at); !bytes.Equal(got, want) {
 		t.Errorf("refused events' quarantine block differs from clickhouse-go's: %d bytes, want %d", len(got), len(want))
@@ -353,7 +353,7 @@ func TestInsertStoresWhatClickHouseGoStored(t *testing.T) {
 	refused.Accepted = false
 	refused.Reason, refused.Detail = refusal(errors.New("code: 27, message: Cannot parse"))
 	quarantine = append(quarantine, &refused)
-	bufs.q.addRefused(&bufs.ev, 0, refused.Reason, refused.Detail)
+	bufs.q.addRefused(&bufs.ev, 0, refused.Reason, refused.Detail, bufs.ev.payload.value(0), bufs.ev.key.value(0))
 	for _, tt := range []struct {
 		table string
 		buf   tableRows

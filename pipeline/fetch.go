@@ -225,3 +225,22 @@ func (r *partitionReader) Close() error {
 	}
 	return nil
 }
+
+// reread reads the message at offset of topic/partition: the raw message of an event
+// ClickHouse refused, for its quarantine row (batches keep none).
+func (in *Ingester) reread(ctx context.Context, topic string, partition int32, offset int64) (kafka.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	r := newPartitionReader(ctx, fetchConfig{dialer: in.dialer, brokers: in.cfg.Kafka.Brokers, topic: topic,
+		partition: int(partition), minBytes: 1, maxBytes: in.cfg.Kafka.MaxFetchBytes, maxWait: in.cfg.Kafka.MaxWait,
+		start: offset, skipped: func(int64, int64) {}})
+	defer r.Close()
+	msg, err := r.FetchMessage(ctx)
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("read %s/%d at offset %d: %w", topic, partition, offset, err)
+	}
+	if msg.Offset != offset {
+		return kafka.Message{}, fmt.Errorf("read %s/%d at offset %d: the log holds no such offset any more (got %d)", topic, partition, offset, msg.Offset)
+	}
+	return msg, nil
+}

@@ -96,6 +96,7 @@ func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Con
 		lag:    newLagWatcher(a, l, m, log),
 		flags:  event.AllFlags(),
 	}
+	sink.reread = in.reread
 	if cfg.Cluster == nil {
 		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes))}}
 	} else if err := in.clusterLanes(ctx, sink, cfg.Cluster); err != nil {

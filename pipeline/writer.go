@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
@@ -72,6 +73,11 @@ type Sink struct {
 	// replica the checks read; a Distributed insert may have put it on the other one.
 	checkViews bool
 
+	// reread reads a message back from Kafka by its offset: an ingester's batches keep no
+	// raw messages, and an event ClickHouse refuses goes to quarantine whole. nil for a
+	// Sink alone (requeue), whose rows keep their messages.
+	reread func(ctx context.Context, topic string, partition int32, offset int64) (kafka.Message, error)
+
 	// free keeps the column buffers of accounted batches for later ones: as many as are
 	// filled and stored at once on a steady stream.
 	free chan *batchBufs
@@ -115,6 +121,7 @@ type writerMetrics struct {
 	RetryCauses    *prometheus.CounterVec
 	ViewsRepaired  *prometheus.CounterVec
 	RowsStored     *prometheus.CounterVec
+	RereadErrors   prometheus.Counter
 }
 
 // newWriterMetrics creates the writer's metrics on reg, each table and error class at zero.
@@ -143,6 +150,8 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 			"Blocks that landed in a Replicated table while the insert failed, whose views (stored_offsets, the rollup) the ingester wrote itself, by table.", "table"),
 		RowsStored: counterVec("rows_stored_total",
 			"Rows written to ClickHouse, by table.", "table"),
+		RereadErrors: f.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: "refused_reread_errors_total",
+			Help: "Failed reads of a refused event's message back from Kafka for its quarantine row (after the last, it is stored without its payload)."}),
 	}
 	for _, tbl := range []string{tableEvents, tableQuarantine} {
 		m.RowsStored.WithLabelValues(tbl)
@@ -281,7 +290,11 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 				s.log.Warn("ClickHouse refused an event; storing it in quarantine",
 					"topic", k.topic, "partition", k.partition, "offset", k.offset, "error", err)
 				reason, detail := refusal(err)
-				w.q.addRefused(w.ev, i, reason, detail)
+				value, key := w.ev.payload.value(i), w.ev.key.value(i)
+				if w.ev.parts[i] != nil {
+					value, key, detail = w.rawMessage(ctx, k, detail)
+				}
+				w.q.addRefused(w.ev, i, reason, detail, value, key)
 				return nil
 			}
 			// Split to isolate the rows the server refuses; the halves keep offset order.
@@ -301,6 +314,34 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 		}
 	}
 }
+
+// rawMessage reads a refused event's message back from Kafka for its quarantine row. If it
+// cannot (the log lost it, Kafka is down past the attempts), the row is stored without it
+// and its detail says why: the event's fields are lost, its coordinates and reason are not.
+func (w *tableWrite) rawMessage(ctx context.Context, k rowKey, detail string) (value, key []byte, _ string) {
+	s := w.sink
+	var err error
+	if s.reread == nil {
+		err = errors.New("no Kafka connection to read it from")
+	} else {
+		for attempt := 0; attempt < rereadAttempts; attempt++ {
+			var msg kafka.Message
+			if msg, err = s.reread(ctx, k.topic, k.partition, k.offset); err == nil {
+				return msg.Value, msg.Key, detail
+			}
+			s.m.RereadErrors.Inc()
+			if ctx.Err() != nil || sleep(ctx, s.backoff(classRetryable, attempt)) != nil {
+				break
+			}
+		}
+	}
+	s.log.Error("a refused event's message cannot be read back from Kafka; quarantining it without its payload",
+		"topic", k.topic, "partition", k.partition, "offset", k.offset, "error", err)
+	return nil, nil, detail + "; the raw message could not be read back from Kafka: " + err.Error()
+}
+
+// rereadAttempts bounds the reads of one refused event's message.
+const rereadAttempts = 5
 
 // refusal is the quarantine reason and detail of an event ClickHouse or the client refused.
 func refusal(err error) (reason, detail string) {
