@@ -43,27 +43,41 @@ func TestDecodedCostIsCharged(t *testing.T) {
 			t.Fatalf("%s: charged %d for %d held: so far over that the budget starves throughput", what, charged, held)
 		}
 	}
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	rows := make([]*Row, n)
-	charged := 0
-	for i := range rows {
-		msg := kafka.Message{Offset: int64(i), Time: time.Now(), Value: append([]byte(nil), payload...)}
-		r, ct := newRow("t", nil, msg, time.Now())
-		checkRow(checker, r, ct, msg.Time)
-		if !r.Accepted {
-			t.Fatalf("rejected: %s %s", r.Reason, r.Detail)
+	// The heap is the whole process's: goroutines an earlier test left finishing can free
+	// or allocate during the measurement, so it is taken up to three times, and one
+	// measurement must fall within the bounds.
+	var (
+		rows    []*Row
+		charged int
+		decoded int64
+	)
+	for try := 0; try < 3; try++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		rows = make([]*Row, n)
+		charged = 0
+		for i := range rows {
+			msg := kafka.Message{Offset: int64(i), Time: time.Now(), Value: append([]byte(nil), payload...)}
+			r, ct := newRow("t", nil, msg, time.Now())
+			checkRow(checker, r, ct, msg.Time)
+			if !r.Accepted {
+				t.Fatalf("rejected: %s %s", r.Reason, r.Detail)
+			}
+			charged += r.size() + r.decodedExtra()
+			rows[i] = r
 		}
-		charged += r.size() + r.decodedExtra()
-		rows[i] = r
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		decoded = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		if int64(charged) >= decoded && int64(charged) <= 3*decoded {
+			break
+		}
+		t.Logf("measurement %d: heap held %d bytes for %d charged; measuring again", try+1, decoded, charged)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
 	if attrs := len(rows[0].Event.Attributes); attrs < 5000 {
 		t.Fatalf("only %d attributes: not the hostile shape", attrs)
 	}
-	decoded := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	within("decoded rows", charged, decoded)
 
 	// In a batch, what rows hold is the column buffers' capacity (the heap is not a steady
