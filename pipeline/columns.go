@@ -119,12 +119,6 @@ func (c *strCol) addBytes(s []byte) {
 	c.ends = append(c.ends, len(c.data))
 }
 
-// addEncoded appends a value already in this encoding (a row of another strCol).
-func (c *strCol) addEncoded(e []byte) {
-	c.data = append(c.data, e...)
-	c.ends = append(c.ends, len(c.data))
-}
-
 func (c *strCol) start(i int) int {
 	if i == 0 {
 		return 0
