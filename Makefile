@@ -91,6 +91,21 @@ bench-query:
 bench-skip:
 	$(GO) test -run '^$$' -bench BenchmarkSkipReadAtAssignment -benchtime 10x -timeout 30m ./pipeline
 
+# The hot path from a fetched Kafka message to encoded ClickHouse blocks (check, columns,
+# Native encoding; no network), the rows path columnar batches replaced and the ingester's
+# columnar Batch side by side in one run, on one core: ns/event, allocs/event, events per CPU-second. Not part of test.
+# HOTPATH_COUNT runs of each; benchstat (pinned) summarises them.
+HOTPATH_COUNT ?= 6
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+.PHONY: bench-hotpath
+bench-hotpath:
+	@mkdir -p .run
+	uptime
+	$(GO) test -run '^$$' -bench '^BenchmarkHotPath$$' -benchtime 20x -count $(HOTPATH_COUNT) -cpu 1 \
+		-timeout 30m ./pipeline | tee .run/bench-hotpath.txt
+	uptime
+	$(BENCHSTAT) -col /path .run/bench-hotpath.txt
+
 # The fault-injection scenarios of faults/ combined at random for SOAK_DURATION (not in CI):
 # `make soak SOAK_DURATION=1h`. SOAK_RATE sets messages/s, SOAK_SEED replays fault choices.
 SOAK_DURATION ?= 10m

@@ -8,10 +8,11 @@ go 1.26.0
 //   arguments"); v2.25.0 also works with current servers.
 // - kafka-go v0.4.51: the consumer-group and Generation API the ingester is built on, verified
 //   against kfake (commits per batch, rebalances, restarts). It is the newest release the
-//   module proxy serves here. Its partition Reader costs about 1.3 us of CPU per message in the
+//   module proxy serves here. Its partition Reader cost about 1.3 us of CPU per message in the
 //   1M drain (lz4 decompression 0.36, the key and value copies 0.32, varints 0.23, the channel
-//   to FetchMessage 0.13, a read deadline per message 0.08), 11-14% of the ingester's CPU;
-//   no ReaderConfig setting removes any of it (fetches are already up to 10 MiB).
+//   to FetchMessage 0.13, a read deadline per message 0.08), 11-14% of the ingester's CPU, and
+//   no ReaderConfig setting removes any of it; pipeline/fetch.go reads its Conn and Batch
+//   directly instead, which leaves the decompression, copies and varints.
 // - kfake has no tags: this pseudo-version is the one verified here; it needs franz-go v1.22.3
 //   and kmsg v1.15.1 (the versions its own go.mod asks for do not build), and go 1.26.
 // - chdb-go v1.11.0: ClickHouse 26.7 in-process (purego, no cgo) for dialect tests, matching

@@ -205,10 +205,7 @@ func (c *Checker) Check(payload []byte, kafkaTime time.Time, ev *Event) (rej Rej
 		return Rejection{ReasonTooLarge, "message is " + strconv.Itoa(len(payload)) + " bytes, limit " + strconv.Itoa(c.maxBytes)}, false
 	}
 
-	clear(ev.Attributes) // drop references to old payloads
-	attrs, idx := ev.Attributes[:0], ev.attrIndex
-	clear(idx)
-	*ev = Event{Attributes: attrs, attrIndex: idx}
+	ev.Reset() // no references to old payloads
 
 	s := scanner{data: payload}
 	var f [numFields]span

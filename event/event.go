@@ -99,6 +99,15 @@ const Unknown = "unknown"
 // before attrIndex is used.
 const attrLinear = 16
 
+// Reset empties ev and keeps its attribute memory for the next Check: afterwards no string
+// of ev refers to the payload it was decoded from.
+func (ev *Event) Reset() {
+	clear(ev.Attributes)
+	attrs, idx := ev.Attributes[:0], ev.attrIndex
+	clear(idx)
+	*ev = Event{Attributes: attrs, attrIndex: idx}
+}
+
 // setAttr adds an attribute, or replaces the value of an existing one with the
 // same key (the last duplicate key wins).
 func (ev *Event) setAttr(key, val string) {

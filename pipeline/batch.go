@@ -4,44 +4,103 @@ import (
 	"context"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+
 	"github.com/faultline/faultline/event"
 )
 
 // Batch is a set of rows that become visible in ClickHouse together: Append rows, then Commit
 // (store every row exactly once) or Rollback (store nothing). A batch is unusable afterwards.
+//
+// Append writes each row's fields once, into the batch's column buffers (block.go), and
+// keeps no Row: the caller may reuse it at once. Commit sends blocks encoded from those
+// buffers; any subset of their rows (a retry without what landed, a half of a split) encodes
+// the same way, so nothing is rebuilt per attempt.
 type Batch struct {
-	sink  *Sink
-	rows  []*Row
-	bytes int
-	done  bool
+	sink   *Sink
+	bufs   *batchBufs
+	opened time.Time // stands in for an event time a DateTime cannot hold
+	bytes  int
+	done   bool
+}
+
+// batchBufs are a batch's column buffers. Once its result is accounted they go back to the
+// sink for a later batch, so that a steady stream neither allocates nor grows buffers (a
+// sync.Pool would hand them to the collector at every GC cycle).
+type batchBufs struct {
+	ev eventBuf
+	q  quarantineBuf
 }
 
 // Begin starts an empty batch.
-func (s *Sink) Begin() *Batch { return &Batch{sink: s} }
+func (s *Sink) Begin() *Batch {
+	var bufs *batchBufs
+	select {
+	case bufs = <-s.free:
+	default:
+		bufs = &batchBufs{}
+	}
+	return &Batch{sink: s, bufs: bufs, opened: time.Now().UTC().Truncate(time.Second)}
+}
 
-// Append adds a row.
+// recycle resets bufs and keeps them for a later batch.
+func (s *Sink) recycle(bufs *batchBufs) {
+	if bufs == nil {
+		return
+	}
+	bufs.ev.reset()
+	bufs.q.reset()
+	select {
+	case s.free <- bufs:
+	default: // enough kept; the collector takes these
+	}
+}
+
+// Append adds a row: an accepted event to the events columns, a rejected message to the
+// quarantine columns. The batch keeps nothing of r.
 func (b *Batch) Append(r *Row) {
 	if b.done {
 		panic("pipeline: Append on a committed or rolled back batch")
 	}
-	b.rows = append(b.rows, r)
-	b.bytes += r.size()
+	if r.Accepted {
+		b.bufs.ev.add(r, b.opened)
+	} else {
+		b.bufs.q.add(r)
+	}
+	b.bytes += r.heldBytes()
 }
 
 // Len is the number of rows appended.
-func (b *Batch) Len() int { return len(b.rows) }
+func (b *Batch) Len() int { return b.bufs.ev.rows() + b.bufs.q.rows() }
 
-// Bytes is the memory the rows hold.
+// Bytes is about the memory the appended rows take in the column buffers.
 func (b *Batch) Bytes() int { return b.bytes }
 
 // Rollback discards the batch without storing anything.
-func (b *Batch) Rollback() { b.done = true; b.rows = nil }
+func (b *Batch) Rollback() {
+	b.done = true
+	b.sink.recycle(b.bufs)
+	b.bufs = nil
+}
 
-// Result counts what a Commit stored.
+// Result says what a Commit stored.
 type Result struct {
-	Events     []*Row // stored in events
-	Quarantine []*Row // stored in quarantine: rejected by the checks or refused by ClickHouse
-	Abandoned  int    // rows of partitions given up during the commit, left for their next owner
+	Events     int // rows stored in events
+	Quarantine int // rows stored in quarantine: rejected by the checks or refused by ClickHouse
+	Abandoned  int // rows of partitions given up during the commit, left for their next owner
+
+	// The rows stored, as spans of the batch's buffers, for the committer to account.
+	bufs               *batchBufs
+	events, quarantine []span
+	sink               *Sink
+}
+
+// release hands the batch's buffers back to the sink; the result's rows are gone after it.
+func (r *Result) release() {
+	if r.sink != nil {
+		r.sink.recycle(r.bufs)
+	}
+	r.bufs, r.events, r.quarantine, r.sink = nil, nil, nil, nil
 }
 
 // Commit stores every row in events or quarantine and returns once all are stored. It
@@ -54,29 +113,33 @@ func (b *Batch) Commit(ctx context.Context) (Result, error) {
 		panic("pipeline: Commit on a committed or rolled back batch")
 	}
 	b.done = true
-	s := b.sink
-	var (
-		events, quarantine []*Row
-		res                Result
-	)
-	for _, r := range b.rows {
-		if r.Accepted {
-			events = append(events, r)
-		} else {
-			quarantine = append(quarantine, r)
-		}
-	}
+	res := Result{bufs: b.bufs, sink: b.sink}
 	at := time.Now().UTC().Truncate(time.Second)
-	w := &tableWrite{sink: s, at: at, res: &res}
-	if err := w.store(ctx, tableEvents, events); err != nil {
+	w := &tableWrite{sink: b.sink, at: at, res: &res, ev: &b.bufs.ev, q: &b.bufs.q}
+	if err := w.store(ctx, tableEvents, allRows(w.ev.rows())); err != nil {
 		return res, err
 	}
-	quarantine = append(quarantine, w.refused...)
-	if err := w.store(ctx, tableQuarantine, quarantine); err != nil {
+	// Events ClickHouse refused were added to the quarantine columns.
+	if err := w.store(ctx, tableQuarantine, allRows(w.q.rows())); err != nil {
 		return res, err
 	}
 	return res, nil
 }
+
+// tableRows is one table's rows of a batch, in its column buffers.
+type tableRows interface {
+	rows() int
+	coordinates(i int) rowKey
+	fingerprintOf(i int) uint64
+	partitionOf(i int) *partition // nil for rows not read by the ingester (requeue, tests)
+	payloadLen(i int) int
+	columns(spans []span, id uint64, at time.Time) []column.Interface
+}
+
+var (
+	_ tableRows = (*eventBuf)(nil)
+	_ tableRows = (*quarantineBuf)(nil)
+)
 
 var eventColumns = []string{
 	"event_time", "event_time_ms", "status_code", "error_type", "request_id", "error_message",
@@ -91,129 +154,10 @@ var quarantineColumns = []string{
 	"kafka_partition", "kafka_offset", "kafka_time", "kafka_key", "insert_id", "fingerprint",
 }
 
-func eventColumnsOf(rows []*Row, id uint64, at time.Time) []any {
-	n := len(rows)
-	var (
-		eventTime      = make([]time.Time, n)
-		eventTimeMs    = make([]uint16, n)
-		status         = make([]uint16, n)
-		errorType      = make([]string, n)
-		requestID      = make([]string, n)
-		errorMessage   = make([]string, n)
-		errorURL       = make([]string, n)
-		environment    = make([]string, n)
-		category       = make([]string, n)
-		actor          = make([]string, n)
-		known          = make([]uint8, n)
-		flags          = make([][]string, n)
-		method         = make([]string, n)
-		path           = make([]string, n)
-		projectID      = make([]string, n)
-		organizationID = make([]string, n)
-		memberID       = make([]string, n)
-		client         = make([]string, n)
-		region         = make([]string, n)
-		latency        = make([]*float64, n)
-		attrKeys       = make([][]string, n)
-		attrValues     = make([][]string, n)
-		catalogVersion = make([]string, n)
-		topic          = make([]string, n)
-		partition      = make([]uint32, n)
-		offset         = make([]uint64, n)
-		kafkaTime      = make([]time.Time, n)
-		ingestedAt     = make([]time.Time, n)
-		insertID       = make([]uint64, n)
-		fps            = make([]uint64, n)
-	)
-	for i, r := range rows {
-		e := &r.Event
-		fps[i] = r.fingerprint
-		// The checks never give an event an unstorable time; this guards rows built elsewhere.
-		eventTime[i] = storableOr(e.Time, at)
-		eventTimeMs[i] = uint16(e.Time.Nanosecond() / int(time.Millisecond))
-		status[i] = e.StatusCode
-		errorType[i] = e.ErrorType
-		requestID[i] = e.RequestID
-		errorMessage[i] = e.ErrorMessage
-		errorURL[i] = e.ErrorURL
-		environment[i] = e.Environment
-		category[i] = e.Category
-		actor[i] = e.Actor
-		if e.Known {
-			known[i] = 1
-		}
-		if e.Flags != 0 {
-			flags[i] = e.Flags.Names()
-		} else {
-			flags[i] = []string{}
-		}
-		method[i] = e.Method
-		path[i] = e.Path
-		projectID[i] = e.ProjectID
-		organizationID[i] = e.OrganizationID
-		memberID[i] = e.MemberID
-		client[i] = e.Client
-		region[i] = e.Region
-		if e.HasLatency {
-			latency[i] = &e.LatencyMs
-		}
-		keys := make([]string, len(e.Attributes))
-		vals := make([]string, len(e.Attributes))
-		for j, a := range e.Attributes {
-			keys[j], vals[j] = a.Key, a.Value
-		}
-		attrKeys[i], attrValues[i] = keys, vals
-		catalogVersion[i] = e.CatalogVersion
-		topic[i] = r.Topic
-		partition[i] = uint32(r.Partition)
-		offset[i] = uint64(r.Offset)
-		kafkaTime[i] = storableOr(r.KafkaTime, unknownKafkaTime)
-		ingestedAt[i] = at
-		insertID[i] = id
-	}
-	return []any{eventTime, eventTimeMs, status, errorType, requestID, errorMessage, errorURL,
-		environment, category, actor, known, flags, method, path, projectID, organizationID,
-		memberID, client, region, latency, attrKeys, attrValues, catalogVersion, topic,
-		partition, offset, kafkaTime, ingestedAt, insertID, fps}
-}
-
 // storableOr returns t if a DateTime column holds it, else fallback.
 func storableOr(t, fallback time.Time) time.Time {
 	if event.Storable(t) {
 		return t
 	}
 	return fallback
-}
-
-func quarantineColumnsOf(rows []*Row, id uint64, at time.Time) []any {
-	n := len(rows)
-	var (
-		receivedAt = make([]time.Time, n)
-		reason     = make([]string, n)
-		detail     = make([]string, n)
-		payload    = make([]string, n)
-		size       = make([]uint32, n)
-		topic      = make([]string, n)
-		partition  = make([]uint32, n)
-		offset     = make([]uint64, n)
-		kafkaTime  = make([]time.Time, n)
-		key        = make([]string, n)
-		insertID   = make([]uint64, n)
-		fps        = make([]uint64, n)
-	)
-	for i, r := range rows {
-		fps[i] = r.fingerprint
-		receivedAt[i] = at
-		reason[i] = r.Reason
-		detail[i] = r.Detail
-		payload[i] = string(r.Payload)
-		size[i] = uint32(len(r.Payload))
-		topic[i] = r.Topic
-		partition[i] = uint32(r.Partition)
-		offset[i] = uint64(r.Offset)
-		kafkaTime[i] = storableOr(r.KafkaTime, unknownKafkaTime)
-		key[i] = string(r.Key)
-		insertID[i] = id
-	}
-	return []any{receivedAt, reason, detail, payload, size, topic, partition, offset, kafkaTime, key, insertID, fps}
 }

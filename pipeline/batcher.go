@@ -23,6 +23,10 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 		bytes   int
 		first   time.Time
 		waiters []chan error
+		counts  readCounts
+		// giveBack is budget the rows appended since the last release charged beyond
+		// what they hold in the batch.
+		giveBack int
 	)
 	seal := func(trigger string) {
 		if cur.Len() == 0 && len(next) == 0 && len(waiters) == 0 {
@@ -41,6 +45,54 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 		}
 		cur, next, bytes, first, waiters = l.sink.Begin(), map[*partition]int64{}, 0, time.Time{}, nil
 	}
+	// take handles one item. The loop below takes what is queued without a select per item.
+	take := func(it item) {
+		if it.flush != nil {
+			waiters = append(waiters, it.flush.done)
+			seal(it.flush.trigger)
+			return
+		}
+		r := it.row
+		if first.IsZero() {
+			first = time.Now()
+		}
+		counts.consumed++
+		switch r.skipReason {
+		case skipAlreadyStored:
+			counts.skipped++
+		case skipTransactionMarker:
+			counts.markers++
+		}
+		if r.skipped {
+			in.m.Skipped.WithLabelValues(r.skipReason).Inc()
+		} else {
+			cur.Append(r)
+			if held := r.heldBytes(); r.charged > held {
+				// The row was charged for its message and decoded event, which are gone
+				// now: its columns hold less until the batch is stored.
+				giveBack += r.charged - held
+				r.charged = held
+			}
+		}
+		next[r.part] = r.Offset + 1
+		bytes += r.charged
+		in.rows.put(r) // its fields are in the batch's columns now
+		if counts.consumed >= 4096 || len(l.items) == 0 {
+			// Into the run summary and the budget once the backlog is handed over, not
+			// per row.
+			in.addReadCounts(&counts)
+			if giveBack > 0 {
+				l.budget.release(giveBack)
+				giveBack = 0
+			}
+		}
+		switch {
+		case cur.Len() >= in.cfg.Batch.MaxRows:
+			seal("rows")
+		case cur.Bytes() >= in.cfg.Batch.MaxBytes:
+			seal("bytes")
+		}
+	}
 	tick := time.NewTicker(max(in.cfg.Batch.MaxAge/4, 5*time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -52,36 +104,9 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 			}
 			return
 		case it := <-l.items:
-			if it.flush != nil {
-				waiters = append(waiters, it.flush.done)
-				seal(it.flush.trigger)
-				continue
-			}
-			r := it.row
-			if first.IsZero() {
-				first = time.Now()
-			}
-			in.statsMu.Lock()
-			in.stats.Consumed++
-			switch r.skipReason {
-			case skipAlreadyStored:
-				in.stats.Skipped++
-			case skipTransactionMarker:
-				in.stats.Markers++
-			}
-			in.statsMu.Unlock()
-			if r.skipped {
-				in.m.Skipped.WithLabelValues(r.skipReason).Inc()
-			} else {
-				cur.Append(r)
-			}
-			next[r.part] = r.Offset + 1
-			bytes += r.charged
-			switch {
-			case cur.Len() >= in.cfg.Batch.MaxRows:
-				seal("rows")
-			case cur.Bytes() >= in.cfg.Batch.MaxBytes:
-				seal("bytes")
+			take(it)
+			for n := 0; n < 1024 && len(l.items) > 0; n++ {
+				take(<-l.items) // only this goroutine receives: never blocks
 			}
 		case <-tick.C:
 			if !first.IsZero() && time.Since(first) >= in.cfg.Batch.MaxAge {
@@ -89,4 +114,17 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 			}
 		}
 	}
+}
+
+// readCounts are rows the batcher took since it last added them to the run summary.
+type readCounts struct{ consumed, skipped, markers int64 }
+
+// addReadCounts adds c to the run summary and zeroes it.
+func (in *Ingester) addReadCounts(c *readCounts) {
+	in.statsMu.Lock()
+	in.stats.Consumed += c.consumed
+	in.stats.Skipped += c.skipped
+	in.stats.Markers += c.markers
+	in.statsMu.Unlock()
+	*c = readCounts{}
 }

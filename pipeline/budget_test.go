@@ -24,44 +24,70 @@ func tinyKeys() []byte {
 	return []byte(b.String())
 }
 
-// The budget charges what a message costs once decoded (and copied into insert columns),
-// not its bytes: measured on the heap, rows of tiny-keys messages hold no more than they
-// are charged.
+// The budget charges what a message costs once decoded, not its bytes: measured on the heap,
+// rows of tiny-keys messages hold no more than they are charged, both on their way to the
+// batcher (decoded Rows) and once in a batch (its column buffers; the batcher gives back
+// the part of the charge the decoded event held).
 func TestDecodedCostIsCharged(t *testing.T) {
 	checker := event.NewChecker(mustCatalog(t), event.Options{})
 	payload := tinyKeys()
 	const n = 40
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	rows := make([]*Row, n)
-	charged := 0
-	for i := range rows {
-		msg := kafka.Message{Offset: int64(i), Time: time.Now(), Value: append([]byte(nil), payload...)}
-		r, ct := newRow("t", nil, msg, time.Now())
-		checkRow(checker, r, ct, msg.Time)
-		if !r.Accepted {
-			t.Fatalf("rejected: %s %s", r.Reason, r.Detail)
+	within := func(what string, charged int, held int64) {
+		t.Helper()
+		t.Logf("%s: %d messages of %d bytes: heap held %d bytes, charged %d (%.1fx the payload bytes)",
+			what, n, len(payload), held, charged, float64(charged)/float64(n*len(payload)))
+		if int64(charged) < held {
+			t.Fatalf("%s: rows hold %d bytes on the heap but are charged %d: the budget undercounts", what, held, charged)
 		}
-		charged += r.size() + r.decodedExtra()
-		rows[i] = r
+		if int64(charged) > 3*held {
+			t.Fatalf("%s: charged %d for %d held: so far over that the budget starves throughput", what, charged, held)
+		}
 	}
-	cols := eventColumnsOf(rows, 1, time.Now().UTC())
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	runtime.KeepAlive(rows)
-	runtime.KeepAlive(cols)
-	attrs := len(rows[0].Event.Attributes)
-	t.Logf("%d messages of %d bytes, %d attributes each: heap held %d bytes, charged %d (%.1fx the payload bytes)",
-		n, len(payload), attrs, held, charged, float64(charged)/float64(n*len(payload)))
-	if attrs < 5000 {
+	// The heap is the whole process's: goroutines an earlier test left finishing can free
+	// or allocate during the measurement, so it is taken up to three times, and one
+	// measurement must fall within the bounds.
+	var (
+		rows    []*Row
+		charged int
+		decoded int64
+	)
+	for try := 0; try < 3; try++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		rows = make([]*Row, n)
+		charged = 0
+		for i := range rows {
+			msg := kafka.Message{Offset: int64(i), Time: time.Now(), Value: append([]byte(nil), payload...)}
+			r, ct := newRow("t", nil, msg, time.Now())
+			checkRow(checker, r, ct, msg.Time)
+			if !r.Accepted {
+				t.Fatalf("rejected: %s %s", r.Reason, r.Detail)
+			}
+			charged += r.size() + r.decodedExtra()
+			rows[i] = r
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		decoded = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		if int64(charged) >= decoded && int64(charged) <= 3*decoded {
+			break
+		}
+		t.Logf("measurement %d: heap held %d bytes for %d charged; measuring again", try+1, decoded, charged)
+	}
+	if attrs := len(rows[0].Event.Attributes); attrs < 5000 {
 		t.Fatalf("only %d attributes: not the hostile shape", attrs)
 	}
-	if int64(charged) < held {
-		t.Fatalf("rows hold %d bytes on the heap but are charged %d: the budget undercounts", held, charged)
+	within("decoded rows", charged, decoded)
+
+	// In a batch, what rows hold is the column buffers' capacity (the heap is not a steady
+	// measure here: the decoded Rows are freed at the same time).
+	b := (&Sink{}).Begin()
+	charged = 0
+	for i, r := range rows {
+		b.Append(r)
+		charged += r.heldBytes()
+		rows[i] = nil // as the batcher hands the Row back
 	}
-	if int64(charged) > 3*held {
-		t.Fatalf("charged %d for %d held: so far over that the budget starves throughput", charged, held)
-	}
+	within("in a batch", charged, int64(b.bufs.ev.bytes()+b.bufs.q.bytes()))
 }

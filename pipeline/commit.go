@@ -38,6 +38,7 @@ func (in *Ingester) flushLoop(ctx context.Context, l *lane) {
 				in.account(r.res)
 				err = in.commitOffsets(ctx, f.p, r.res)
 			}
+			r.res.release()
 			in.finish(f.p, err)
 		}
 	}()
@@ -69,6 +70,25 @@ func (in *Ingester) flushLoop(ctx context.Context, l *lane) {
 	}
 }
 
+// lastStored calls set with each partition's offset after the last of its rows in spans.
+// A partition's rows come in offset order and mostly in runs, so set is called per run.
+func lastStored(buf tableRows, spans []span, set func(part *partition, next int64)) {
+	var (
+		cur  *partition
+		next int64
+	)
+	eachRow(spans, func(i int) {
+		p := buf.partitionOf(i)
+		if p != cur && cur != nil {
+			set(cur, next)
+		}
+		cur, next = p, buf.coordinates(i).offset+1
+	})
+	if cur != nil {
+		set(cur, next)
+	}
+}
+
 // finish releases a batch's budget and wakes whoever waits for it.
 func (in *Ingester) finish(p *pending, err error) {
 	p.lane.budget.release(p.bytes)
@@ -77,45 +97,58 @@ func (in *Ingester) finish(p *pending, err error) {
 	}
 }
 
-// account counts what a commit stored, in metrics and the run summary.
+// account counts what a commit stored, in metrics and the run summary. Events are counted
+// by their dictionary keys (error type, category, environment) and turned into label values
+// once per batch, not once per event.
 func (in *Ingester) account(res Result) {
 	type key struct {
-		errorType, category, env, status string
+		errorType, category, env uint32
+		status                   uint16
+		known, trusted           bool // trusted: known, and the status matches the catalog's
 	}
 	counts := map[key]int{}
 	flagged := 0
 	now := time.Now()
-	for _, r := range res.Events {
-		e := &r.Event
-		t := e.ErrorType
-		if !e.Known {
-			t = in.m.Unknown.Label(t, now)
-		}
-		status := metrics.StatusLabel(e.StatusCode, e.Known && !e.Flags.Has(event.FlagStatusMismatch))
-		counts[key{t, e.Category, e.Environment, status}]++
-		if e.Flags != 0 {
-			flagged++
-			for _, f := range in.flags {
-				if e.Flags.Has(f) {
-					in.m.Flagged.WithLabelValues(f.String()).Inc()
+	if ev := &res.bufs.ev; len(res.events) > 0 {
+		eachRow(res.events, func(i int) {
+			known := ev.known.v[i] == 1
+			flags := ev.flagBits[i]
+			counts[key{ev.errorType.keys[i], ev.category.keys[i], ev.environment.keys[i], ev.status.v[i],
+				known, known && !flags.Has(event.FlagStatusMismatch)}]++
+			if flags != 0 {
+				flagged++
+				for _, f := range in.flags {
+					if flags.Has(f) {
+						in.m.Flagged.WithLabelValues(f.String()).Inc()
+					}
 				}
 			}
+			at := time.Unix(int64(ev.eventTime.v[i]), int64(ev.eventTimeMs.v[i])*int64(time.Millisecond))
+			in.m.EventToStored.Observe(now.Sub(at).Seconds())
+		})
+		for k, n := range counts {
+			t := ev.errorType.vals[k.errorType]
+			if !k.known {
+				t = in.m.Unknown.Label(t, now)
+			}
+			in.m.Events.WithLabelValues(t, ev.category.vals[k.category], ev.environment.vals[k.env],
+				metrics.StatusLabel(k.status, k.trusted)).Add(float64(n))
 		}
-		in.m.EventToStored.Observe(now.Sub(e.Time).Seconds())
-	}
-	for k, n := range counts {
-		in.m.Events.WithLabelValues(k.errorType, k.category, k.env, k.status).Add(float64(n))
 	}
 	reasons := map[string]int{}
-	for _, r := range res.Quarantine {
-		reasons[r.Reason]++
+	if q := &res.bufs.q; len(res.quarantine) > 0 {
+		keys := map[uint32]int{}
+		eachRow(res.quarantine, func(i int) { keys[q.reason.keys[i]]++ })
+		for k, n := range keys {
+			reasons[q.reason.vals[k]] += n
+		}
 	}
 	for reason, n := range reasons {
 		in.m.Rejected.WithLabelValues(reason).Add(float64(n))
 	}
 	in.statsMu.Lock()
-	in.stats.Stored += int64(len(res.Events))
-	in.stats.Quarantined += int64(len(res.Quarantine))
+	in.stats.Stored += int64(res.Events)
+	in.stats.Quarantined += int64(res.Quarantine)
 	in.stats.ServerRejected += int64(reasons[ReasonServerRejected])
 	in.stats.ClientRejected += int64(reasons[ReasonClientRejected])
 	in.stats.Flagged += int64(flagged)
@@ -125,11 +158,9 @@ func (in *Ingester) account(res Result) {
 // commitOffsets advances the ledger and commits to Kafka the offsets a stored batch covers.
 // Resolved moves before the commit, so the committed offset never passes it.
 func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) error {
-	for _, r := range res.Events {
-		r.part.storedG.Set(float64(r.Offset + 1))
-	}
-	for _, r := range res.Quarantine {
-		r.part.quarantinedG.Set(float64(r.Offset + 1))
+	if res.bufs != nil {
+		lastStored(&res.bufs.ev, res.events, func(part *partition, next int64) { part.storedG.Set(float64(next)) })
+		lastStored(&res.bufs.q, res.quarantine, func(part *partition, next int64) { part.quarantinedG.Set(float64(next)) })
 	}
 	byGen := map[*kafka.Generation]map[string]map[int]int64{}
 	for part, next := range p.next {

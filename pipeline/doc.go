@@ -2,17 +2,23 @@
 // Each file is one step of the data path, in the order a message meets them:
 //
 //	source.go    one goroutine per owned partition fences inserts begun before its assignment,
-//	             reads messages, takes their bytes (and, once decoded, their decoded cost)
-//	             from the in-flight budget (budget.go), skips transaction markers and what is
-//	             already stored with the same fingerprint (stored.go), and checks and enriches
-//	             each one (package event; row.go turns a message into a Row and keeps times a
-//	             DateTime column cannot hold away from clickhouse-go)
+//	             reads messages, skips transaction markers and what is already stored with
+//	             the same fingerprint (stored.go), checks and enriches each one (package
+//	             event; row.go fills a pooled Row and keeps times a DateTime column cannot
+//	             hold out of the blocks), and takes its bytes and decoded cost from the
+//	             in-flight budget (budget.go)
+//	fetch.go     the partition's reader: fetches from its leader on kafka-go's Conn and Batch
+//	             in the source's goroutine (no Reader goroutine, channel or per-message
+//	             deadline), reconnecting after errors and skipping what retention removed
 //	stored.go    what a previous owner stored past the committed offset: the skip read from
 //	             stored_offsets, window by window, kept as runs of offsets with fingerprints
-//	batcher.go   one goroutine gathers rows into a Batch until rows, bytes or age say flush,
-//	             or a partition revoke or shutdown asks for it
-//	batch.go     the Batch (Append, then Commit or Rollback) and its column encoding
-//	writer.go    the table writer (Sink): events, then quarantine, each attempt under
+//	batcher.go   one goroutine appends rows to a Batch until rows, bytes or age say flush,
+//	             or a partition revoke or shutdown asks for it, and hands each Row back
+//	batch.go     the Batch (Append, then Commit or Rollback): each row's fields written once
+//	             into typed column buffers (block.go, columns.go) kept in ClickHouse's Native
+//	             encoding; blockinsert.go hands them to clickhouse-go's insert as its block
+//	writer.go    the table writer (Sink): events, then quarantine, as spans of the batch's
+//	             rows (what landed, abandoned or split off leaves a span), each attempt under
 //	             batch.insert_timeout, read back once the server is done with it before any
 //	             retry, isolating rows the server or the client library refuses; and the
 //	             fence a new owner of a partition waits on (inserts begun before it are over)

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"strconv"
@@ -46,7 +47,14 @@ func columnTypes(t testing.TB, ch *testenv.CH, table string, names []string) []c
 
 // encode appends cols to a fresh client block of the given types and encodes it, as
 // clickhouse-go does before sending: any refusal here would fail the whole insert.
-func encode(names []string, types []column.Type, cols []any) error {
+func encode(names []string, types []column.Type, cols []any) ([]byte, error) {
+	var buf chproto.Buffer
+	err := encodeTo(&buf, names, types, cols)
+	return buf.Buf, err
+}
+
+// encodeTo is encode into buf.
+func encodeTo(buf *chproto.Buffer, names []string, types []column.Type, cols []any) error {
 	b := &proto.Block{}
 	for i, n := range names {
 		if err := b.AddColumn(n, types[i]); err != nil {
@@ -58,14 +66,15 @@ func encode(names []string, types []column.Type, cols []any) error {
 			return &encodeError{column: names[i], err: err}
 		}
 	}
-	return b.Encode(&chproto.Buffer{}, proto.DBMS_TCP_PROTOCOL_VERSION)
+	return b.Encode(buf, proto.DBMS_TCP_PROTOCOL_VERSION)
 }
 
 // FuzzRecordToBlock drives the whole path a Kafka record takes up to the bytes clickhouse-go
 // sends: record time, key, headers and payload of any shape -> row -> checks -> columns ->
 // encoded block of the real schema's types. Every record has exactly one outcome (an event
-// or a quarantine row with a reason), and no record makes the client refuse its block: that
-// refusal would stall the batch it is in.
+// or a quarantine row with a reason), no record makes the client refuse its block (that
+// refusal would stall the batch it is in), and the batch's column buffers encode the record
+// to exactly the bytes clickhouse-go makes of today's column slices.
 func FuzzRecordToBlock(f *testing.F) {
 	ch := testenv.ClickHouse(f)
 	if _, err := schema.Migrate(context.Background(), schema.Native(ch.Conn), ch.Database); err != nil {
@@ -99,7 +108,7 @@ type recordPath struct {
 	evTypes, qTypes []column.Type
 }
 
-func (p recordPath) run(t testing.TB, ms int64, key []byte, hk string, hv []byte, value []byte) {
+func (p recordPath) run(t testing.TB, ms int64, key []byte, hk string, hv []byte, value []byte) *Row {
 	t.Helper()
 	{
 		msg := kafka.Message{Topic: "t", Partition: 3, Offset: 42, Key: key, Value: value,
@@ -117,7 +126,10 @@ func (p recordPath) run(t testing.TB, ms int64, key []byte, hk string, hv []byte
 			t.Fatalf("kafka_time %v cannot be stored", row.KafkaTime)
 		}
 		at := received.UTC().Truncate(time.Second)
-		var err error
+		var (
+			err       error
+			want, got []byte
+		)
 		if row.Accepted {
 			if !event.Storable(row.Event.Time) {
 				t.Fatalf("event time %v cannot be stored", row.Event.Time)
@@ -125,13 +137,23 @@ func (p recordPath) run(t testing.TB, ms int64, key []byte, hk string, hv []byte
 			if row.badKafkaTime && !row.Event.Flags.Has(event.FlagBadTimestamp) {
 				t.Fatal("unusable record time not flagged")
 			}
-			err = encode(eventColumns, p.evTypes, eventColumnsOf([]*Row{row}, 1, at))
+			want, err = encode(eventColumns, p.evTypes, eventColumnsOf([]*Row{row}, 1, at))
+			var ev eventBuf
+			ev.add(row, at)
+			got = encodeBlock(t, ev.columns([]span{{0, 1}}, 1, at))
 		} else {
-			err = encode(quarantineColumns, p.qTypes, quarantineColumnsOf([]*Row{row}, 1, at))
+			want, err = encode(quarantineColumns, p.qTypes, quarantineColumnsOf([]*Row{row}, 1, at))
+			var q quarantineBuf
+			q.add(row)
+			got = encodeBlock(t, q.columns([]span{{0, 1}}, 1, at))
 		}
 		if err != nil {
 			t.Fatalf("client refuses the row (would stall its batch): %v", err)
 		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("column buffers encode the row to %d bytes that differ from clickhouse-go's %d (accepted=%v)", len(got), len(want), row.Accepted)
+		}
+		return row
 	}
 }
 
@@ -157,6 +179,7 @@ func TestRandomRecordsToBlock(t *testing.T) {
 		func() int64 { return r.Int64() },
 		func() int64 { return -r.Int64() },
 	}
+	var rows []*Row
 	envelope := []string{``, `"2200-01-01T00:00:00Z"`, `"1900-01-01T00:00:00Z"`, `"0001-01-01T00:00:00Z"`,
 		`"9999-12-31T23:59:59.999999999Z"`, `7258118400000`, `-1`, `1e15`, `-1e15`, `"2026-01-01T00:00:00+23:59"`, `0`, `4291747199999`}
 	for i := 0; i < 5000; i++ {
@@ -172,8 +195,10 @@ func TestRandomRecordsToBlock(t *testing.T) {
 		if r.IntN(20) == 0 {
 			body = string(randBytes(r, r.IntN(1<<17)))
 		}
-		p.run(t, stamps[r.IntN(len(stamps))](), randBytes(r, r.IntN(64)), string(randBytes(r, 8)), randBytes(r, r.IntN(32)), []byte(body))
+		rows = append(rows, p.run(t, stamps[r.IntN(len(stamps))](), randBytes(r, r.IntN(64)), string(randBytes(r, 8)), randBytes(r, r.IntN(32)), []byte(body)))
 	}
+	// The same records as one batch, whole and split: what a write, a retry and a split send.
+	checkBatchBlocks(t, rows, time.Now().UTC().Truncate(time.Second))
 }
 
 func randBytes(r *rand.Rand, n int) []byte {

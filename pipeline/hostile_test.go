@@ -155,7 +155,10 @@ func TestInsertIntoHungServerHasADeadline(t *testing.T) {
 		}
 	}()
 	done := make(chan error, 1)
-	go func() { done <- s.insert(ctx, tableEvents, []*Row{row}, 7, time.Now().UTC().Truncate(time.Second)) }()
+	at := time.Now().UTC().Truncate(time.Second)
+	var ev eventBuf
+	ev.add(row, at)
+	go func() { done <- s.insert(ctx, tableEvents, &ev, allRows(1), 7, at) }()
 	select {
 	case err := <-done:
 		if err == nil || classify(err) != classRetryable {

@@ -42,6 +42,9 @@ type Ingester struct {
 	shuttingDown atomic.Bool
 	stats        Summary
 	statsMu      sync.Mutex
+	// rows are the Rows a partition reads messages into; the batcher hands each back once
+	// its fields are in the batch's columns (see rowPool).
+	rows rowPool
 }
 
 // Summary counts what a run did; Drain prints it.
@@ -81,6 +84,7 @@ func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Con
 	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
 	for _, t := range cfg.Kafka.Topics {
 		m.OffsetsReused.WithLabelValues(t)
+		m.Expired.WithLabelValues(t)
 	}
 	a := &admin{client: kc.Client(10 * time.Second), group: cfg.Kafka.Group, topics: cfg.Kafka.Topics, brokers: cfg.Kafka.Brokers}
 	l := newLedger(m)
@@ -92,6 +96,7 @@ func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Con
 		lag:    newLagWatcher(a, l, m, log),
 		flags:  event.AllFlags(),
 	}
+	sink.reread = in.reread
 	if cfg.Cluster == nil {
 		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes))}}
 	} else if err := in.clusterLanes(ctx, sink, cfg.Cluster); err != nil {

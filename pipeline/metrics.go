@@ -36,6 +36,7 @@ type ingestMetrics struct {
 	Consumed      *prometheus.CounterVec
 	Skipped       *prometheus.CounterVec
 	OffsetsReused *prometheus.CounterVec
+	Expired       *prometheus.CounterVec
 	LagMessages   *prometheus.GaugeVec
 	LagSeconds    *prometheus.GaugeVec
 	Flushes       *prometheus.CounterVec
@@ -88,6 +89,8 @@ func newMetrics(reg prometheus.Registerer, cfg MetricsConfig) *ingestMetrics {
 			"Messages read again after a restart or rebalance and not stored twice, by reason.", "reason"),
 		OffsetsReused: counterVec("offsets_reused_total",
 			"Messages found at an offset where ClickHouse holds rows of another message (a recreated topic): stored, not skipped.", "topic"),
+		Expired: counterVec("messages_expired_total",
+			"Messages the partition's log no longer held when the group came to read them (retention, DeleteRecords): never read, never stored.", "topic"),
 		LagMessages: gaugeVec("consumer_lag_messages",
 			"Messages between the last one read and the end of the partition, for owned partitions.", "topic", "partition"),
 		LagSeconds: gaugeVec("consumer_lag_seconds",

@@ -50,28 +50,57 @@ func TestDrainEndsOnEmptiedPartition(t *testing.T) {
 	for p := int32(0); p < 3; p++ {
 		h.produceTo(cl, p, 100)
 	}
-	req := kmsg.NewPtrDeleteRecordsRequest()
-	rt := kmsg.NewDeleteRecordsRequestTopic()
-	rt.Topic = h.topic
-	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
-	rp.Partition, rp.Offset = 2, -1 // -1: up to the end
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(context.Background(), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := resp.Topics[0].Partitions[0].ErrorCode; e != 0 {
-		t.Fatalf("delete records: error code %d", e)
-	}
-	h.written.Total -= 100
-	h.written.Accepted -= 100
-	h.written.ByErrorType["billing_not_verified"] -= 100
-	h.written.ByFlag["message_mismatch"] -= 100
+	h.deleteRecords(cl, 2, -1, 100) // -1: up to the end
 
 	_, sum := h.drain("emptied") // fails after 2 minutes if the drain waits for partition 2
 	if sum.Stored != 200 {
 		t.Fatalf("summary %+v, want 200 stored", sum)
+	}
+	h.assertExactlyOnce()
+}
+
+// deleteRecords has the broker drop partition's records before offset (as retention does),
+// n of the bodies produceTo wrote, and takes them out of the ground truth.
+func (h *harness) deleteRecords(cl *kgo.Client, partition int32, offset int64, n int64) {
+	h.t.Helper()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = h.topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = partition, offset
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if e := resp.Topics[0].Partitions[0].ErrorCode; e != 0 {
+		h.t.Fatalf("delete records: error code %d", e)
+	}
+	h.written.Total -= n
+	h.written.Accepted -= n
+	h.written.ByErrorType["billing_not_verified"] -= n
+	h.written.ByFlag["message_mismatch"] -= n
+}
+
+// Messages retention removed before the group read them (its committed offset is now before
+// the log's start) are passed over from the log's first offset, and counted as expired.
+func TestExpiredOffsetsAreCounted(t *testing.T) {
+	h := newHarness(t, 1)
+	cl := h.kgoClient()
+	h.produceTo(cl, 0, 100)
+	if _, sum := h.drain("expired"); sum.Stored != 100 {
+		t.Fatalf("first drain: summary %+v, want 100 stored", sum)
+	}
+	h.produceTo(cl, 0, 100)
+	h.deleteRecords(cl, 0, 150, 50) // offsets 100-149: never read by the group
+
+	inst, sum := h.drain("expired")
+	if sum.Stored != 50 {
+		t.Fatalf("second drain: summary %+v, want 50 stored", sum)
+	}
+	if got := testutil.ToFloat64(inst.m.Expired.WithLabelValues(h.topic)); got != 50 {
+		t.Fatalf("messages_expired_total = %v, want 50", got)
 	}
 	h.assertExactlyOnce()
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -46,20 +47,55 @@ var unknownKafkaTime = time.Unix(0, 0).UTC()
 // cannot hold is replaced: the row keeps unknownKafkaTime, and checkTime is received (the
 // time the event gets unless its envelope has a good one).
 func newRow(topic string, p *partition, msg kafka.Message, received time.Time) (r *Row, checkTime time.Time) {
-	r = &Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p,
-		fingerprint: fingerprint(msg)}
+	r = &Row{}
+	return r, r.fill(topic, p, msg, received)
+}
+
+// fill makes r the row of a fetched record, as newRow does, keeping r's event for the
+// next check to reuse its memory (Check overwrites all of it). A zero received is now.
+func (r *Row) fill(topic string, p *partition, msg kafka.Message, received time.Time) (checkTime time.Time) {
+	*r = Row{Topic: topic, Offset: msg.Offset, KafkaTime: msg.Time.UTC(), Key: msg.Key, Payload: msg.Value, part: p,
+		fingerprint: fingerprint(msg), Event: r.Event}
 	if p != nil {
 		r.Partition = p.id
 	} else {
 		r.Partition = int32(msg.Partition)
 	}
 	if event.Storable(msg.Time) {
-		return r, r.KafkaTime
+		return r.KafkaTime
 	}
 	r.badKafkaTime = true
 	r.KafkaTime = unknownKafkaTime
-	return r, received.UTC()
+	if received.IsZero() {
+		received = time.Now() // only asked of a record without a usable time
+	}
+	return received.UTC()
 }
+
+// rowPool keeps Rows between messages: a Row lives from its fetch to its Append into a
+// batch, and its event (the attribute slice, the checker's index) is reused by the next
+// message's check, so a steady stream allocates no Row per message.
+type rowPool struct{ p sync.Pool }
+
+func (rp *rowPool) get() *Row {
+	if r, ok := rp.p.Get().(*Row); ok {
+		return r
+	}
+	return &Row{}
+}
+
+// put keeps r for a later message. Nothing may use r afterwards.
+func (rp *rowPool) put(r *Row) {
+	if cap(r.Event.Attributes) > maxPooledAttributes {
+		r.Event = event.Event{} // a hostile message's thousands of attributes are not kept
+	}
+	r.Event.Reset()
+	*r = Row{Event: r.Event}
+	rp.p.Put(r)
+}
+
+// maxPooledAttributes bounds the attribute slice a pooled Row keeps.
+const maxPooledAttributes = 64
 
 // checkRow runs the event checks on a row; kafkaTime is newRow's checkTime.
 func checkRow(c *event.Checker, r *Row, kafkaTime time.Time, original time.Time) {
@@ -114,6 +150,23 @@ func (r *Row) size() int { return len(r.Payload) + len(r.Key) + rowOverhead }
 
 // rowOverhead approximates the Row struct and its slices beyond the payload.
 const rowOverhead = 512
+
+// heldBytes is about what a row takes in a batch's column buffers: a rejected message whole;
+// an event's fields (at most the payload's bytes; the catalog's values are dictionary
+// entries) and, for a row not read by the ingester, its raw message; and a few hundred
+// bytes of fixed-width values, keys and ends.
+func (r *Row) heldBytes() int {
+	if !r.Accepted {
+		return len(r.Payload) + len(r.Key) + heldOverhead
+	}
+	n := len(r.Payload) + 8*len(r.Event.Attributes) + heldOverhead
+	if r.part == nil {
+		n += len(r.Payload) + len(r.Key)
+	}
+	return n
+}
+
+const heldOverhead = 192
 
 // attrCost is what one attribute of a decoded event holds beyond the payload bytes it
 // aliases: its Attribute (two string headers), the index entry the checker keeps once an

@@ -42,7 +42,7 @@ func TestEventSeriesStayBoundedUnderAFlood(t *testing.T) {
 			}
 			rows = append(rows, mk(typ, 100+r.IntN(500)))
 		}
-		in.account(Result{Events: rows})
+		in.account(resultOf(rows))
 	}
 	bound := metrics.MaxEventSeries(cat.Len(), maxUnknown)
 	n := testutil.CollectAndCount(m.Events)

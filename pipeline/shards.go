@@ -101,7 +101,7 @@ func (p *placer) shardOf(ctx context.Context, topic string, partition int) (int,
 // read would fail then, or with skip_unavailable_shards quietly answer "nothing stored" for
 // a shard that cannot answer.
 func (s *Sink) shardSink(conn driver.Conn, shard int, local func(table string) string, viaDistributed bool) *Sink {
-	c := &Sink{conn: conn, db: s.db, log: s.log, m: s.m, retry: s.retry, timeout: s.timeout, window: s.window,
+	c := &Sink{conn: conn, db: s.db, log: s.log, m: s.m, free: make(chan *batchBufs, keptBuffers), reread: s.reread, retry: s.retry, timeout: s.timeout, window: s.window,
 		dedupToken: s.dedupToken, shard: shardName(shard), replicated: true,
 		insertSQL: map[string]string{}, readTable: map[string]string{}}
 	for _, t := range []string{tableEvents, tableQuarantine, tableStoredOffsets} {

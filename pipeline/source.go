@@ -2,7 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -68,24 +68,17 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			"topic", topic, "partition", a.ID, "committed", a.Offset, "stored", n)
 	}
 
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   in.cfg.Kafka.Brokers,
-		Topic:     topic,
-		Partition: a.ID,
-		MinBytes:  in.cfg.Kafka.MinFetchBytes,
-		MaxBytes:  in.cfg.Kafka.MaxFetchBytes,
-		MaxWait:   in.cfg.Kafka.MaxWait,
-		Dialer:    in.dialer,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			in.log.Debug("kafka reader: "+fmt.Sprintf(msg, args...), "topic", topic, "partition", a.ID)
-		}),
+	r := newPartitionReader(ctx, fetchConfig{
+		dialer: in.dialer, brokers: in.cfg.Kafka.Brokers, topic: topic, partition: a.ID,
+		minBytes: in.cfg.Kafka.MinFetchBytes, maxBytes: in.cfg.Kafka.MaxFetchBytes, maxWait: in.cfg.Kafka.MaxWait,
+		start: a.Offset,
+		skipped: func(from, to int64) {
+			in.m.Expired.WithLabelValues(topic).Add(float64(to - from))
+			in.log.Warn("partition's log no longer holds offsets the group has not read (retention?); reading on from its first offset",
+				"topic", topic, "partition", a.ID, "from", from, "to", to, "messages", to-from)
+		},
 	})
 	defer r.Close()
-	if err := r.SetOffset(a.Offset); err != nil {
-		in.m.KafkaErrors.WithLabelValues("seek").Inc()
-		in.log.Error("cannot seek", "topic", topic, "partition", a.ID, "offset", a.Offset, "error", err)
-		return
-	}
 	reuseLogged := false // once per partition assignment
 	for attempt := 0; ; {
 		msg, err := r.FetchMessage(ctx)
@@ -93,8 +86,12 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			if ctx.Err() != nil {
 				return
 			}
-			in.m.KafkaErrors.WithLabelValues("fetch").Inc()
-			in.log.Warn("fetch failed; retrying", "topic", topic, "partition", a.ID, "error", err)
+			op := "fetch"
+			if errors.Is(err, errSeek) {
+				op = "seek"
+			}
+			in.m.KafkaErrors.WithLabelValues(op).Inc()
+			in.log.Warn(op+" failed; retrying", "topic", topic, "partition", a.ID, "error", err)
 			if sleep(ctx, l.sink.backoff(classRetryable, attempt)) != nil {
 				return
 			}
@@ -102,16 +99,13 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			continue
 		}
 		attempt = 0
-		row, checkTime := newRow(topic, p, msg, time.Now())
-		if row.charged, err = l.budget.acquire(ctx, row.size()); err != nil {
-			return
-		}
+		row := in.rows.get()
+		checkTime := row.fill(topic, p, msg, time.Time{})
 		p.read(msg.Offset, checkTime)
 		if skip != nil && skip.until > 0 && msg.Offset >= skip.until {
 			if !skip.more {
 				skip = nil
 			} else if skip, ok = readStored(msg.Offset, false); !ok {
-				l.budget.release(row.charged)
 				return
 			}
 		}
@@ -134,23 +128,23 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			row.skipped, row.skipReason = true, skipTransactionMarker
 		default:
 			checkRow(in.checker, row, checkTime, msg.Time)
-			// What the message costs once decoded, beyond its bytes: a 64 KiB message of
-			// thousands of tiny keys holds far more than 64 KiB.
-			// Never more than the limit in all, or a lone huge row would wait for itself.
-			if extra := min(row.decodedExtra(), int(l.budget.limit)-row.charged); extra > 0 {
-				n, err := l.budget.acquire(ctx, extra)
-				row.charged += n
-				if err != nil {
-					l.budget.release(row.charged)
-					return
-				}
-			}
+		}
+		// What the row holds until its batch is stored: the message's bytes and what its
+		// decoded event holds beyond them (a 64 KiB message of thousands of tiny keys holds
+		// far more than 64 KiB), taken in one step once it is checked. At most one message
+		// per partition is outside the budget, the one being checked.
+		if row.charged, err = l.budget.acquire(ctx, row.size()+row.decodedExtra()); err != nil {
+			return
 		}
 		select {
-		case l.items <- item{row: row}:
-		case <-ctx.Done():
-			l.budget.release(row.charged)
-			return
+		case l.items <- item{row: row}: // a send that need not wait costs no select
+		default:
+			select {
+			case l.items <- item{row: row}:
+			case <-ctx.Done():
+				l.budget.release(row.charged)
+				return
+			}
 		}
 		if skip != nil && skip.exhausted() && !skip.more {
 			skip = nil

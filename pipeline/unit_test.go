@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,18 +56,14 @@ func TestClassify(t *testing.T) {
 
 // A refusal by clickhouse-go becomes a client_rejected quarantine row with the library's
 // message; one by the server stays server_rejected.
-func TestRefuseNamesWhoRefused(t *testing.T) {
-	r := &Row{Accepted: true, Offset: 7}
-	c := refuse(r, &encodeError{column: "event_time", err: errors.New("dateTime overflow")})
-	if c.Accepted || c.Reason != ReasonClientRejected || !strings.Contains(c.Detail, "event_time: dateTime overflow") {
-		t.Fatalf("client refusal: %+v", c)
+func TestRefusalNamesWhoRefused(t *testing.T) {
+	reason, detail := refusal(&encodeError{column: "event_time", err: errors.New("dateTime overflow")})
+	if reason != ReasonClientRejected || !strings.Contains(detail, "event_time: dateTime overflow") {
+		t.Fatalf("client refusal: %s %s", reason, detail)
 	}
-	s := refuse(r, &clickhouse.Exception{Code: 395, Message: "throwIf"})
-	if s.Reason != ReasonServerRejected || !strings.Contains(s.Detail, "throwIf") {
-		t.Fatalf("server refusal: %+v", s)
-	}
-	if !r.Accepted {
-		t.Fatal("refuse changed the original row")
+	reason, detail = refusal(&clickhouse.Exception{Code: 395, Message: "throwIf"})
+	if reason != ReasonServerRejected || !strings.Contains(detail, "throwIf") {
+		t.Fatalf("server refusal: %s %s", reason, detail)
 	}
 }
 
@@ -215,5 +212,40 @@ func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
 	}
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("waiter got %v, want context.Canceled", err)
+	}
+}
+
+func TestSpans(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		spans       []span
+		n           int
+		head, tail  []span
+		odd         []span // the rows of spans with an odd index
+		rows, total int
+	}{
+		{"empty", nil, 0, nil, nil, nil, 0, 0},
+		{"one run, split in the middle", []span{{0, 6}}, 3, []span{{0, 3}}, []span{{3, 6}}, []span{{1, 2}, {3, 4}, {5, 6}}, 6, 6},
+		{"split at a run's end", []span{{0, 2}, {4, 6}}, 2, []span{{0, 2}}, []span{{4, 6}}, []span{{1, 2}, {5, 6}}, 4, 4},
+		{"split inside the second run", []span{{0, 2}, {4, 7}}, 3, []span{{0, 2}, {4, 5}}, []span{{5, 7}}, []span{{1, 2}, {5, 6}}, 5, 5},
+		{"split at zero", []span{{2, 4}}, 0, nil, []span{{2, 4}}, []span{{3, 4}}, 2, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			head, tail := splitSpans(tt.spans, tt.n)
+			if !reflect.DeepEqual(head, tt.head) || !reflect.DeepEqual(tail, tt.tail) {
+				t.Errorf("splitSpans(%v, %d) = %v, %v; want %v, %v", tt.spans, tt.n, head, tail, tt.head, tt.tail)
+			}
+			if got := filterSpans(tt.spans, func(i int) bool { return i%2 == 1 }); !reflect.DeepEqual(got, tt.odd) {
+				t.Errorf("filterSpans(odd) = %v, want %v", got, tt.odd)
+			}
+			if got := spansLen(tt.spans); got != tt.rows {
+				t.Errorf("spansLen = %d, want %d", got, tt.rows)
+			}
+			seen := 0
+			eachRow(tt.spans, func(int) { seen++ })
+			if seen != tt.total {
+				t.Errorf("eachRow visited %d rows, want %d", seen, tt.total)
+			}
+		})
 	}
 }

@@ -14,8 +14,9 @@ import (
 // all landed, when they did not: stored_offsets, which the skip read relies on, and the
 // rollup. Views run in name order (events_offsets_mv before events_per_minute_mv), so a
 // block missing from stored_offsets is missing from the rollup too.
-func (w *tableWrite) repairViews(ctx context.Context, table string, rows []*Row, id uint64) error {
+func (w *tableWrite) repairViews(ctx context.Context, table string, rows []span, id uint64) error {
 	s := w.sink
+	buf := w.table(table)
 	if !s.checkViews {
 		return nil
 	}
@@ -25,12 +26,12 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []*Row,
 	// replica that cannot sync by then (its peer is down) is not asked.
 	if err := s.syncReplicaPatiently(ctx, table); err != nil {
 		s.log.Warn("cannot sync the replica; the views of a block that landed while its insert failed are not checked",
-			"table", table, "shard", s.shard, "rows", len(rows), "error", err)
+			"table", table, "shard", s.shard, "rows", spansLen(rows), "error", err)
 		return nil
 	}
 	var missing bool
 	if err := s.retryRead(ctx, table, func(ctx context.Context) (err error) {
-		missing, err = s.viewsMissed(ctx, rows, w.at)
+		missing, err = s.viewsMissed(ctx, buf, rows, w.at)
 		return err
 	}); err != nil {
 		return err
@@ -53,12 +54,12 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []*Row,
 		}
 		s.m.ViewsRepaired.WithLabelValues(table).Inc()
 		s.log.Warn("a block landed without its rollup (the insert failed after the commit); wrote the rollup rows for it",
-			"table", table, "shard", s.shard, "rows", len(rows))
+			"table", table, "shard", s.shard, "rows", spansLen(rows))
 		return nil
 	}
 	// Each step sends the same block on every attempt, so a repeat after a lost reply is
 	// deduplicated by the Replicated table.
-	if err := s.retryRead(ctx, table, func(ctx context.Context) error { return s.writeStoredOffsets(ctx, rows, w.at) }); err != nil {
+	if err := s.retryRead(ctx, table, func(ctx context.Context) error { return s.writeStoredOffsets(ctx, buf, rows, w.at) }); err != nil {
 		return err
 	}
 	if table == tableEvents && s.rollupTable != "" {
@@ -68,7 +69,7 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []*Row,
 	}
 	s.m.ViewsRepaired.WithLabelValues(table).Inc()
 	s.log.Warn("a block landed without its views (the insert failed after the commit); wrote stored_offsets and the rollup for it",
-		"table", table, "shard", s.shard, "rows", len(rows))
+		"table", table, "shard", s.shard, "rows", spansLen(rows))
 	return nil
 }
 
@@ -96,17 +97,18 @@ func (s *Sink) retryRead(ctx context.Context, table string, f func(context.Conte
 }
 
 // viewsMissed reports whether stored_offsets has none of the block's rows.
-func (s *Sink) viewsMissed(ctx context.Context, rows []*Row, at time.Time) (bool, error) {
-	type span struct{ lo, hi int64 }
-	spans := map[tp]*span{}
-	for _, r := range rows {
-		k := tp{r.Topic, int(r.Partition)}
+func (s *Sink) viewsMissed(ctx context.Context, buf tableRows, rows []span, at time.Time) (bool, error) {
+	type offsets struct{ lo, hi int64 }
+	spans := map[tp]*offsets{}
+	eachRow(rows, func(i int) {
+		r := buf.coordinates(i)
+		k := tp{r.topic, int(r.partition)}
 		if sp, ok := spans[k]; ok {
-			sp.lo, sp.hi = min(sp.lo, r.Offset), max(sp.hi, r.Offset)
+			sp.lo, sp.hi = min(sp.lo, r.offset), max(sp.hi, r.offset)
 		} else {
-			spans[k] = &span{r.Offset, r.Offset}
+			spans[k] = &offsets{r.offset, r.offset}
 		}
-	}
+	})
 	for k, sp := range spans {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[tableStoredOffsets]+
@@ -123,16 +125,19 @@ func (s *Sink) viewsMissed(ctx context.Context, rows []*Row, at time.Time) (bool
 }
 
 // writeStoredOffsets writes what the offsets views would have for the block.
-func (s *Sink) writeStoredOffsets(ctx context.Context, rows []*Row, at time.Time) error {
+func (s *Sink) writeStoredOffsets(ctx context.Context, buf tableRows, rows []span, at time.Time) error {
 	so, err := s.conn.PrepareBatch(ctx, "INSERT INTO `"+s.db+"`."+s.readTable[tableStoredOffsets]+
 		" (kafka_topic, kafka_partition, kafka_offset, fingerprint, stored_at)")
 	if err != nil {
 		return err
 	}
-	for _, r := range rows {
-		if err := so.Append(r.Topic, uint32(r.Partition), uint64(r.Offset), r.fingerprint, at); err != nil {
-			_ = so.Abort()
-			return err
+	for _, sp := range rows {
+		for i := sp.lo; i < sp.hi; i++ {
+			r := buf.coordinates(i)
+			if err := so.Append(r.topic, uint32(r.partition), uint64(r.offset), buf.fingerprintOf(i), at); err != nil {
+				_ = so.Abort()
+				return err
+			}
 		}
 	}
 	return so.Send()
@@ -253,7 +258,7 @@ const rollupSettle = 2 * time.Second
 // "Connection loss": the part's status is unknown and it shows up only later), and the
 // accepted repeat was then dropped as a duplicate, which 18.16 does not pass to views. Once
 // the block's rows are visible, the views are checked and written where they lack it.
-func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []*Row, id uint64) error {
+func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []span, id uint64) error {
 	s := w.sink
 	if !s.checkViews {
 		return nil
@@ -272,12 +277,12 @@ func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []*Row,
 		if err != nil {
 			return err
 		}
-		if n >= uint64(len(rows)) {
+		if n >= uint64(spansLen(rows)) {
 			return w.repairViews(ctx, table, rows, id)
 		}
 		if time.Now().After(deadline) {
 			s.log.Warn("a repeated block is not all visible yet; its views are not checked", "table", table, "shard", s.shard,
-				"rows", len(rows), "visible", n, "waited", repeatVisible)
+				"rows", spansLen(rows), "visible", n, "waited", repeatVisible)
 			return nil
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/schema"
@@ -71,6 +72,15 @@ type Sink struct {
 	// written (views.go). Only with local inserts, where the block was written on the
 	// replica the checks read; a Distributed insert may have put it on the other one.
 	checkViews bool
+
+	// reread reads a message back from Kafka by its offset: an ingester's batches keep no
+	// raw messages, and an event ClickHouse refuses goes to quarantine whole. nil for a
+	// Sink alone (requeue), whose rows keep their messages.
+	reread func(ctx context.Context, topic string, partition int32, offset int64) (kafka.Message, error)
+
+	// free keeps the column buffers of accounted batches for later ones: as many as are
+	// filled and stored at once on a steady stream.
+	free chan *batchBufs
 }
 
 // NewSink returns a Sink writing into cfg.Database over conn.
@@ -85,7 +95,7 @@ func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerM
 	if err := schema.ValidateDatabase(cfg.Database); err != nil {
 		return nil, err
 	}
-	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
+	s := &Sink{conn: conn, db: cfg.Database, log: log, m: m, free: make(chan *batchBufs, keptBuffers), retry: cfg.Retry, timeout: cfg.InsertTimeout, window: skipWindow, insertSQL: map[string]string{
 		tableEvents:     insertStatement(cfg.Database, tableEvents, eventColumns),
 		tableQuarantine: insertStatement(cfg.Database, tableQuarantine, quarantineColumns),
 	}, readTable: map[string]string{
@@ -97,6 +107,10 @@ func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerM
 	return s, nil
 }
 
+// keptBuffers is how many batches' column buffers a sink keeps for reuse: the one being
+// filled while another is stored.
+const keptBuffers = 2
+
 // writerMetrics are the table writer's metrics.
 type writerMetrics struct {
 	BatchRows      *prometheus.HistogramVec
@@ -107,6 +121,7 @@ type writerMetrics struct {
 	RetryCauses    *prometheus.CounterVec
 	ViewsRepaired  *prometheus.CounterVec
 	RowsStored     *prometheus.CounterVec
+	RereadErrors   prometheus.Counter
 }
 
 // newWriterMetrics creates the writer's metrics on reg, each table and error class at zero.
@@ -135,6 +150,8 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 			"Blocks that landed in a Replicated table while the insert failed, whose views (stored_offsets, the rollup) the ingester wrote itself, by table.", "table"),
 		RowsStored: counterVec("rows_stored_total",
 			"Rows written to ClickHouse, by table.", "table"),
+		RereadErrors: f.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: "refused_reread_errors_total",
+			Help: "Failed reads of a refused event's message back from Kafka for its quarantine row (after the last, it is stored without its payload)."}),
 	}
 	for _, tbl := range []string{tableEvents, tableQuarantine} {
 		m.RowsStored.WithLabelValues(tbl)
@@ -161,17 +178,29 @@ func insertStatement(db, table string, cols []string) string {
 	return q + ")"
 }
 
-// tableWrite is one Commit's progress.
+// tableWrite is one Commit's progress. Rows are spans of the batch's column buffers: the
+// writer narrows them (rows that landed, of abandoned partitions, halves of a split) and
+// never copies a row, except an event the server refuses, which joins the quarantine
+// columns with its raw message.
 type tableWrite struct {
-	sink    *Sink
-	at      time.Time
-	res     *Result
-	refused []*Row // events ClickHouse refused, bound for quarantine
+	sink *Sink
+	at   time.Time
+	res  *Result
+	ev   *eventBuf
+	q    *quarantineBuf
+}
+
+func (w *tableWrite) table(name string) tableRows {
+	if name == tableEvents {
+		return w.ev
+	}
+	return w.q
 }
 
 // store inserts rows into table, retrying by class and splitting on data errors.
-func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error {
+func (w *tableWrite) store(ctx context.Context, table string, rows []span) error {
 	s := w.sink
+	buf := w.table(table)
 	var ids attemptID
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
@@ -180,7 +209,8 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 			id  uint64
 		)
 		rows, id, err = w.attempt(ctx, table, rows, &ids)
-		if len(rows) == 0 {
+		n := spansLen(rows)
+		if n == 0 {
 			return nil
 		}
 		if err == nil {
@@ -211,7 +241,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 		if verr != nil {
 			return verr
 		}
-		if s.replicated && class == classRetryable && len(landed) == len(rows) {
+		if s.replicated && class == classRetryable && len(landed) == n {
 			// Every row is in the table; only its views may lack the block.
 			if err := w.repairViews(ctx, table, rows, id); err != nil {
 				return err
@@ -233,7 +263,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 				// window (replicated_deduplication_window blocks).
 				wait = 0
 			}
-			s.log.Warn("insert failed; sending the same block again", "table", table, "shard", s.shard, "rows", len(rows),
+			s.log.Warn("insert failed; sending the same block again", "table", table, "shard", s.shard, "rows", n,
 				"landed", len(landed), "cause", retryCause(err), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
 			if err := sleep(ctx, wait); err != nil {
 				return fmt.Errorf("insert into %s.%s: %w", s.db, table, err)
@@ -241,44 +271,43 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 			continue
 		}
 		if len(landed) > 0 {
-			var rest []*Row
-			var done []*Row
-			for _, r := range rows {
-				if landed[r.key()] {
-					done = append(done, r)
-				} else {
-					rest = append(rest, r)
-				}
-			}
+			done := filterSpans(rows, func(i int) bool { return landed[buf.coordinates(i)] })
+			rows = filterSpans(rows, func(i int) bool { return !landed[buf.coordinates(i)] })
 			w.stored(table, done)
-			rows = rest
 			if len(rows) == 0 {
 				// The table took every row and the error came after: most likely a
 				// materialized view failed, and its target misses this block.
 				s.log.Warn("insert failed after every row landed; a materialized view may have missed them",
-					"table", table, "rows", len(done), "class", class, "error", err)
+					"table", table, "rows", spansLen(done), "class", class, "error", err)
 				return nil
 			}
+			n = spansLen(rows)
 		}
 		if class == classData && table == tableEvents {
-			if len(rows) == 1 {
-				r := rows[0]
+			if n == 1 {
+				i := rows[0].lo
+				k := buf.coordinates(i)
 				s.log.Warn("ClickHouse refused an event; storing it in quarantine",
-					"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
-				w.refused = append(w.refused, refuse(r, err))
+					"topic", k.topic, "partition", k.partition, "offset", k.offset, "error", err)
+				reason, detail := refusal(err)
+				value, key := w.ev.payload.value(i), w.ev.key.value(i)
+				if w.ev.parts[i] != nil {
+					value, key, detail = w.rawMessage(ctx, k, detail)
+				}
+				w.q.addRefused(w.ev, i, reason, detail, value, key)
 				return nil
 			}
 			// Split to isolate the rows the server refuses; the halves keep offset order.
-			mid := len(rows) / 2
-			if err := w.store(ctx, table, rows[:mid]); err != nil {
+			head, tail := splitSpans(rows, n/2)
+			if err := w.store(ctx, table, head); err != nil {
 				return err
 			}
-			return w.store(ctx, table, rows[mid:])
+			return w.store(ctx, table, tail)
 		}
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
 		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 		wait := s.backoff(class, attempt)
-		s.log.Warn("insert failed; retrying", "table", table, "shard", s.shard, "rows", len(rows), "class", class,
+		s.log.Warn("insert failed; retrying", "table", table, "shard", s.shard, "rows", n, "class", class,
 			"cause", retryCause(err), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
 		if err := sleep(ctx, wait); err != nil {
 			return fmt.Errorf("insert into %s.%s: %w", s.db, table, err)
@@ -286,51 +315,77 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []*Row) error
 	}
 }
 
-// refuse turns an event ClickHouse or clickhouse-go refused into a quarantine row with the
-// refusal's message.
-func refuse(r *Row, err error) *Row {
-	q := *r
-	q.Accepted = false
-	q.Reason = ReasonServerRejected
-	var enc *encodeError
-	if errors.As(err, &enc) {
-		q.Reason = ReasonClientRejected
+// rawMessage reads a refused event's message back from Kafka for its quarantine row. If it
+// cannot (the log lost it, Kafka is down past the attempts), the row is stored without it
+// and its detail says why: the event's fields are lost, its coordinates and reason are not.
+func (w *tableWrite) rawMessage(ctx context.Context, k rowKey, detail string) (value, key []byte, _ string) {
+	s := w.sink
+	var err error
+	if s.reread == nil {
+		err = errors.New("no Kafka connection to read it from")
+	} else {
+		for attempt := 0; attempt < rereadAttempts; attempt++ {
+			var msg kafka.Message
+			if msg, err = s.reread(ctx, k.topic, k.partition, k.offset); err == nil {
+				return msg.Value, msg.Key, detail
+			}
+			s.m.RereadErrors.Inc()
+			if ctx.Err() != nil || sleep(ctx, s.backoff(classRetryable, attempt)) != nil {
+				break
+			}
+		}
 	}
-	q.Detail = err.Error()
-	return &q
+	s.log.Error("a refused event's message cannot be read back from Kafka; quarantining it without its payload",
+		"topic", k.topic, "partition", k.partition, "offset", k.offset, "error", err)
+	return nil, nil, detail + "; the raw message could not be read back from Kafka: " + err.Error()
 }
 
-func (w *tableWrite) stored(table string, rows []*Row) {
-	if len(rows) == 0 {
+// rereadAttempts bounds the reads of one refused event's message.
+const rereadAttempts = 5
+
+// refusal is the quarantine reason and detail of an event ClickHouse or the client refused.
+func refusal(err error) (reason, detail string) {
+	reason = ReasonServerRejected
+	var enc *encodeError
+	if errors.As(err, &enc) {
+		reason = ReasonClientRejected
+	}
+	return reason, err.Error()
+}
+
+func (w *tableWrite) stored(table string, rows []span) {
+	n := spansLen(rows)
+	if n == 0 {
 		return
 	}
 	s := w.sink
-	s.m.RowsStored.WithLabelValues(table).Add(float64(len(rows)))
-	s.m.BatchRows.WithLabelValues(table).Observe(float64(len(rows)))
-	n := 0
-	for _, r := range rows {
-		n += len(r.Payload)
-	}
-	s.m.BatchBytes.WithLabelValues(table).Observe(float64(n))
+	s.m.RowsStored.WithLabelValues(table).Add(float64(n))
+	s.m.BatchRows.WithLabelValues(table).Observe(float64(n))
+	buf := w.table(table)
+	bytes := 0
+	eachRow(rows, func(i int) { bytes += buf.payloadLen(i) })
+	s.m.BatchBytes.WithLabelValues(table).Observe(float64(bytes))
 	if table == tableEvents {
-		w.res.Events = append(w.res.Events, rows...)
+		w.res.Events += n
+		w.res.events = append(w.res.events, rows...)
 	} else {
-		w.res.Quarantine = append(w.res.Quarantine, rows...)
+		w.res.Quarantine += n
+		w.res.quarantine = append(w.res.quarantine, rows...)
 	}
 }
 
 // attempt inserts rows once, less those of partitions given up since the batch was built,
 // and returns the rows it sent with the insert id it used. Dropping and sending happen under
 // one read lock of attemptMu, so a partition that was given up never has rows sent afterwards.
-func (w *tableWrite) attempt(ctx context.Context, table string, rows []*Row, ids *attemptID) ([]*Row, uint64, error) {
+func (w *tableWrite) attempt(ctx context.Context, table string, rows []span, ids *attemptID) ([]span, uint64, error) {
 	w.sink.attemptMu.RLock()
 	defer w.sink.attemptMu.RUnlock()
-	rows = w.dropAbandoned(rows)
+	rows = w.dropAbandoned(w.table(table), rows)
 	if len(rows) == 0 {
 		return nil, 0, nil
 	}
-	id := ids.forRows(len(rows))
-	return rows, id, w.sink.insert(ctx, table, rows, id, w.at)
+	id := ids.forRows(spansLen(rows))
+	return rows, id, w.sink.insert(ctx, table, w.table(table), rows, id, w.at)
 }
 
 // attemptID keeps one insert id for as long as the same rows are sent again. A retried
@@ -353,21 +408,22 @@ func (a *attemptID) forRows(n int) uint64 {
 }
 
 // dropAbandoned removes rows of partitions given up since the batch was built.
-func (w *tableWrite) dropAbandoned(rows []*Row) []*Row {
-	keep := rows[:0:0]
-	dropped := 0
-	for _, r := range rows {
-		if r.part != nil && r.part.abandoned.Load() {
-			dropped++
-			continue
-		}
-		keep = append(keep, r)
+func (w *tableWrite) dropAbandoned(buf tableRows, rows []span) []span {
+	gone := func(i int) bool {
+		p := buf.partitionOf(i)
+		return p != nil && p.abandoned.Load()
 	}
+	dropped := 0
+	eachRow(rows, func(i int) {
+		if gone(i) {
+			dropped++
+		}
+	})
 	if dropped == 0 {
 		return rows
 	}
 	w.res.Abandoned += dropped
-	return keep
+	return filterSpans(rows, func(i int) bool { return !gone(i) })
 }
 
 // verify returns the rows an attempt with insert id stored, retrying the read itself until
@@ -487,9 +543,10 @@ func (s *Sink) fence(ctx context.Context, since time.Time) error {
 		insertQueryPrefix, max(time.Since(since).Seconds()-0.5, 0))
 }
 
-// insert sends rows as one block: one INSERT, columns appended whole, within the insert
-// deadline (clickhouse-go closes the connection when it passes).
-func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64, at time.Time) error {
+// insert sends rows of buf as one block: one INSERT, columns encoded from the batch's
+// column buffers (blockinsert.go), within the insert deadline (clickhouse-go closes the
+// connection when it passes).
+func (s *Sink) insert(ctx context.Context, table string, buf tableRows, rows []span, id uint64, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	opts := []clickhouse.QueryOption{clickhouse.WithQueryID(insertQueryID(id))}
@@ -508,26 +565,11 @@ func (s *Sink) insert(ctx context.Context, table string, rows []*Row, id uint64,
 	if err != nil {
 		return err
 	}
-	var cols []any
-	if table == tableEvents {
-		cols = eventColumnsOf(rows, id, at)
-	} else {
-		cols = quarantineColumnsOf(rows, id, at)
-	}
-	for i, c := range cols {
-		if err := batch.Column(i).Append(c); err != nil {
-			_ = batch.Abort()
-			return &encodeError{column: s.columns(table)[i], err: err}
-		}
+	if err := setBlockColumns(batch, buf.columns(rows, id, at)); err != nil {
+		_ = batch.Abort()
+		return err
 	}
 	return batch.Send()
-}
-
-func (s *Sink) columns(table string) []string {
-	if table == tableEvents {
-		return eventColumns
-	}
-	return quarantineColumns
 }
 
 // encodeError is clickhouse-go refusing a value on the client side, before anything is

@@ -149,7 +149,7 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 		if err != nil {
 			return res, fmt.Errorf("requeue: insert into %s.events: %w", db, err)
 		}
-		res.Moved, res.Refused = len(cr.Events), len(cr.Quarantine)
+		res.Moved, res.Refused = cr.Events, cr.Quarantine
 	}
 	// Every accepted message is now in events (or, refused by the server, in a new quarantine
 	// row): its old quarantine row goes.
