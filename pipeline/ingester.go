@@ -205,13 +205,16 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 		}
 		in.m.Rebalances.Inc()
 		n := 0
+		var released sync.WaitGroup
 		for topic, parts := range gen.Assignments {
 			for _, a := range parts {
 				topic, a := topic, a
 				n++
-				gen.Start(func(gctx context.Context) { in.consume(gctx, gen, topic, a) })
+				released.Add(1)
+				gen.Start(func(gctx context.Context) { defer released.Done(); in.consume(gctx, gen, topic, a) })
 			}
 		}
+		gen.Start(func(gctx context.Context) { in.keepMembership(gctx, gen, &released) })
 		in.log.Info("partitions assigned", "generation", gen.ID, "partitions", n)
 	}
 

@@ -288,3 +288,67 @@ func TestLedgerBreachIsDetected(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A member whose shutdown flush outlasts the session timeout (ClickHouse stopped for twice
+// it) stays in the group until it has stored and committed what it read: its partitions go
+// to the other member only once it leaves, and nothing is stored twice or lost.
+func TestSlowShutdownFlushKeepsMembership(t *testing.T) {
+	b := testenv.Broker(t, "api-errors", 4)
+	srv := testenv.StartClickHouseServer(t)
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr}, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := schema.Migrate(context.Background(), schema.Native(conn), "slowflush"); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, broker: b.Addr, topic: "api-errors", ch: &testenv.CH{Addr: srv.Addr, Database: "slowflush", Conn: conn}, cat: mustCatalog(t), written: loadgen.NewExpected()}
+	start := func() (*instance, func() error) {
+		cfg := h.config("slow-flush")
+		cfg.Batch.MaxAge = time.Hour // nothing is stored before the shutdown's flush
+		cfg.Batch.MaxRows = 1_000_000
+		inst := h.newIngester(cfg)
+		ctx, cancel := context.WithCancel(context.Background())
+		return inst, runInBackground(ctx, cancel, inst)
+	}
+	a, stopA := start()
+	defer func() { _ = stopA() }()
+	waitFor(t, 30*time.Second, "a owns every partition", func() bool { return testutil.ToFloat64(a.m.Assigned) == 4 })
+	other, stopOther := start()
+	defer func() { _ = stopOther() }()
+	waitFor(t, 30*time.Second, "the partitions shared", func() bool {
+		return testutil.ToFloat64(a.m.Assigned) == 2 && testutil.ToFloat64(other.m.Assigned) == 2
+	})
+	h.produce(9, 3000, nil)
+	waitFor(t, 30*time.Second, "everything read", func() bool {
+		return testutil.ToFloat64(a.m.Consumed.WithLabelValues(h.topic))+testutil.ToFloat64(other.m.Consumed.WithLabelValues(h.topic)) == 3000
+	})
+	rebalances := testutil.ToFloat64(other.m.Rebalances)
+
+	srv.Pause()
+	stopped := make(chan error, 1)
+	go func() { stopped <- stopA() }()
+	session := h.config("").Kafka.SessionTimeout
+	time.Sleep(2*session + time.Second)
+	if got := testutil.ToFloat64(other.m.Rebalances); got != rebalances {
+		srv.Continue()
+		t.Fatalf("the group rebalanced (%v generations, was %v) while a was still flushing: a was thrown out", got, rebalances)
+	}
+	srv.Continue()
+	if err := <-stopped; err != nil {
+		t.Fatalf("a: %v", err)
+	}
+	if n := testutil.ToFloat64(a.m.Commits.WithLabelValues("error")); n != 0 {
+		t.Errorf("a's shutdown commits failed %v times", n)
+	}
+	if n := testutil.ToFloat64(a.m.Commits.WithLabelValues("ok")); n == 0 {
+		t.Errorf("a committed nothing on shutdown")
+	}
+	waitFor(t, 30*time.Second, "the other member owns every partition", func() bool { return testutil.ToFloat64(other.m.Assigned) == 4 })
+	if err := stopOther(); err != nil {
+		t.Fatalf("other: %v", err)
+	}
+	h.drain("slow-flush") // what the other member had not read yet when it stopped
+	h.assertExactlyOnce()
+}

@@ -24,7 +24,7 @@ var (
 	eventLabels   = []string{"error_type", "category", "environment", "status_code"}
 	flushTriggers = []string{"rows", "bytes", "age", "revoke", "shutdown", "drain"}
 	skipReasons   = []string{skipAlreadyStored, skipTransactionMarker}
-	kafkaOps      = []string{"fetch", "join", "stored_offsets", "seek", "shard_of"}
+	kafkaOps      = []string{"fetch", "join", "stored_offsets", "seek", "shard_of", "heartbeat"}
 )
 
 // ingestMetrics are the metrics of the source, batcher, committer, ledger and lag watcher;
@@ -107,7 +107,7 @@ func newMetrics(reg prometheus.Registerer, cfg MetricsConfig) *ingestMetrics {
 		Commits: counterVec("commits_total",
 			"Offset commits to Kafka, by result (ok, error).", "result"),
 		KafkaErrors: counterVec("kafka_errors_total",
-			"Kafka operations that failed and were retried, by operation (fetch, join, stored_offsets, seek, shard_of).", "op"),
+			"Kafka operations that failed and were retried, by operation (fetch, join, stored_offsets, seek, shard_of, heartbeat).", "op"),
 		Abandoned: counter("rows_abandoned_total",
 			"Rows not stored because their partition was given up first; the partition's next owner reads them again."),
 		LastCommit: gaugeVec("last_commit_timestamp_seconds",
