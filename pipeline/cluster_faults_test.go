@@ -68,7 +68,6 @@ func clusterScenario(t *testing.T, group string, fault func(h *harness, db *test
 		}
 	}
 	clusterSettled(t, db)
-	syncReplicas(t, db)
 	h.assertExactlyOnce()
 	// Each replica of a shard holds the same rows.
 	for shard := 1; shard <= testenv.ClusterShards; shard++ {
@@ -114,21 +113,6 @@ func clusterSettled(t *testing.T, db *testenv.ClusterDB) {
 		last = db.Conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db.Database+" ON CLUSTER "+db.Name)
 		return last == nil
 	})
-}
-
-// syncReplicas waits until every replica has fetched every part its shard has.
-func syncReplicas(t *testing.T, db *testenv.ClusterDB) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for i, n := range db.Nodes {
-		c := db.NodeConn(t, i)
-		for _, table := range []string{"events_local", "quarantine_local", "stored_offsets_local", "events_per_minute_local"} {
-			if err := c.Exec(ctx, "SYSTEM SYNC REPLICA "+db.Database+"."+table); err != nil {
-				t.Fatalf("sync replica %s on %s: %v", table, n.Name, err)
-			}
-		}
-	}
 }
 
 // ZooKeeper stopped (SIGSTOP) for twice its session timeout: the Replicated tables go

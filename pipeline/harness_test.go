@@ -36,6 +36,8 @@ type harness struct {
 	cat           *catalog.Catalog
 	written       loadgen.Expected
 	cluster       *ClusterConfig // set for a ClickHouse cluster (cluster_test.go)
+	// clusterDB is the cluster's nodes: assertExactlyOnce syncs their replicas first.
+	clusterDB *testenv.ClusterDB
 }
 
 func newHarness(t *testing.T, partitions int) *harness {
@@ -179,6 +181,11 @@ func (h *harness) queryCounts(q string) map[string]int64 {
 func (h *harness) assertExactlyOnce() {
 	h.t.Helper()
 	db := h.ch.Database
+	if c := h.clusterDB; c != nil {
+		// Reads through the Distributed tables pick a replica of each shard at random, and
+		// replication is asynchronous: two reads could otherwise see different rows.
+		c.SyncReplicas(h.t, db+".events_local", db+".quarantine_local", db+".stored_offsets_local", db+".events_per_minute_local")
+	}
 	total := h.queryInt("SELECT toUInt64(count()) FROM (SELECT kafka_partition, kafka_offset FROM " + db + ".events UNION ALL SELECT kafka_partition, kafka_offset FROM " + db + ".quarantine)")
 	distinct := h.queryInt("SELECT toUInt64(uniqExact(kafka_partition, kafka_offset)) FROM (SELECT kafka_partition, kafka_offset FROM " + db + ".events UNION ALL SELECT kafka_partition, kafka_offset FROM " + db + ".quarantine)")
 	if total != h.written.Total || distinct != h.written.Total {

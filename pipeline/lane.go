@@ -100,8 +100,20 @@ func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, c *ClusterConf
 		}
 		in.shardConns = append(in.shardConns, conn)
 		in.lanes.placer.conns = append(in.lanes.placer.conns, conn)
+		// One connection per replica besides: what must be read on one server (sync a
+		// replica, then read it) cannot go through a pool that picks the server.
+		var replicas []driver.Conn
+		for _, addr := range sh.replicas {
+			rc, err := c.Connect(ctx, []string{addr})
+			if err != nil {
+				_ = in.Close()
+				return fmt.Errorf("connect to replica %s of shard %d of cluster %s: %w", addr, sh.num, c.Name, err)
+			}
+			in.shardConns = append(in.shardConns, rc)
+			replicas = append(replicas, rc)
+		}
 		in.lanes.all = append(in.lanes.all, newLane(shardName(sh.num), sh.num,
-			sink.shardSink(conn, sh.num, c.LocalTable, c.ViaDistributed), newBudget(share, in.m.InflightBytes)))
+			sink.shardSink(conn, replicas, sh.num, c.LocalTable, c.ViaDistributed), newBudget(share, in.m.InflightBytes)))
 	}
 	in.log.Info("writing to a ClickHouse cluster, one lane per shard", "cluster", c.Name, "shards", len(shards),
 		"via_distributed", c.ViaDistributed, "sharding_key", c.ShardingKey)

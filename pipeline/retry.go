@@ -101,6 +101,16 @@ func classify(err error) errorClass {
 	return classRetryable
 }
 
+// unknownStatus reports whether the server could not tell whether a Replicated insert was
+// committed (UNKNOWN_STATUS_OF_INSERT: ZooKeeper was lost during the commit). The part is on
+// the replica's disk then, visible to reads, yet may never be committed and be removed later:
+// rows read back are no proof. Only sending the same block again settles it (a repeat of a
+// committed block is dropped as a duplicate, one that was not is stored).
+func unknownStatus(err error) bool {
+	var exc *clickhouse.Exception
+	return errors.As(err, &exc) && exc.Code == 319
+}
+
 func (s *Sink) backoff(class errorClass, attempt int) time.Duration {
 	if class == classFatal {
 		return s.retry.FatalBackoff

@@ -93,15 +93,16 @@ func (p *placer) shardOf(ctx context.Context, topic string, partition int) (int,
 	return 0, fmt.Errorf("evaluate sharding key %s for %s/%d: %w", p.key, topic, partition, errors.Join(errs...))
 }
 
-// shardSink returns a Sink like s that writes one shard: over conn (the shard's replicas),
+// shardSink returns a Sink like s that writes one shard: over conn (the shard's replicas;
+// replicas has one connection to each, for reads that must stay on one server),
 // inserting into the Distributed tables (synchronously, so an insert returns once the shard
 // has the block) or straight into the shard's local tables, and reading back (verify, skip
 // read) from the shard's local tables. Reading the shard that holds the partition, never
 // the Distributed table, keeps the answer right while another shard is down: a Distributed
 // read would fail then, or with skip_unavailable_shards quietly answer "nothing stored" for
 // a shard that cannot answer.
-func (s *Sink) shardSink(conn driver.Conn, shard int, local func(table string) string, viaDistributed bool) *Sink {
-	c := &Sink{conn: conn, db: s.db, log: s.log, m: s.m, free: make(chan *batchBufs, keptBuffers), reread: s.reread, retry: s.retry, timeout: s.timeout, window: s.window,
+func (s *Sink) shardSink(conn driver.Conn, replicas []driver.Conn, shard int, local func(table string) string, viaDistributed bool) *Sink {
+	c := &Sink{conn: conn, replicas: replicas, db: s.db, log: s.log, m: s.m, free: make(chan *batchBufs, keptBuffers), reread: s.reread, retry: s.retry, timeout: s.timeout, window: s.window,
 		dedupToken: s.dedupToken, shard: shardName(shard), replicated: true,
 		insertSQL: map[string]string{}, readTable: map[string]string{}}
 	for _, t := range []string{tableEvents, tableQuarantine, tableStoredOffsets} {

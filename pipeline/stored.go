@@ -3,8 +3,11 @@ package pipeline
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/cespare/xxhash/v2"
 	"github.com/segmentio/kafka-go"
 )
@@ -122,11 +125,50 @@ const skipWindow = 1 << 18
 // (what a previous owner stored but did not commit), with each row's fingerprint, and
 // whether anything is stored past that window. It reads stored_offsets, sorted by the Kafka
 // coordinates, so the read is a primary-key range, not a scan of events and quarantine.
+//
+// On a cluster it reads one replica of the shard once that replica has fetched every part
+// its peers were given (SYSTEM SYNC REPLICA, on the same server): the previous owner's last
+// inserts may have gone to the other replica, and a replica that has not fetched them yet
+// would answer "not stored" for rows that are. A replica that cannot sync in time (its peer
+// holding parts is down) is passed over; if none can, the partition waits.
 func (s *Sink) storedOffsets(ctx context.Context, topic string, partition int32, from int64) (*offsetSet, error) {
+	if len(s.replicas) == 0 {
+		return s.storedOffsetsOn(ctx, s.conn, topic, partition, from)
+	}
+	var errs []error
+	for _, conn := range s.replicas {
+		err := s.syncOn(ctx, conn, s.readTable[tableStoredOffsets])
+		if err == nil {
+			var set *offsetSet
+			if set, err = s.storedOffsetsOn(ctx, conn, topic, partition, from); err == nil {
+				return set, nil
+			}
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("no replica of %s can say what of %s/%d is stored: %w", s.shard, topic, partition, errors.Join(errs...))
+}
+
+// syncOn waits, within the insert timeout, until the replica conn reaches has fetched every
+// part of db.table its peers have.
+func (s *Sink) syncOn(ctx context.Context, conn driver.Conn, table string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	// The server waits no longer than the client either (18.16 bounds SYNC REPLICA by
+	// receive_timeout, 300 s by default), so an abandoned wait does not linger there.
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"receive_timeout": int(s.timeout.Seconds()) + 1}))
+	// The table name comes from the schema's renderer, never from input.
+	if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA `"+s.db+"`."+table); err != nil {
+		return fmt.Errorf("sync replica %s.%s: %w", s.db, table, err)
+	}
+	return nil
+}
+
+func (s *Sink) storedOffsetsOn(ctx context.Context, conn driver.Conn, topic string, partition int32, from int64) (*offsetSet, error) {
 	from = max(from, 0)
 	until := from + s.window
 	where := " FROM `" + s.db + "`." + s.readTable[tableStoredOffsets] + " WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ?"
-	rows, err := s.conn.Query(ctx, "SELECT kafka_offset, fingerprint"+where+" AND kafka_offset < ? ORDER BY kafka_offset",
+	rows, err := conn.Query(ctx, "SELECT kafka_offset, fingerprint"+where+" AND kafka_offset < ? ORDER BY kafka_offset",
 		topic, uint32(partition), uint64(from), uint64(until))
 	if err != nil {
 		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
@@ -144,7 +186,7 @@ func (s *Sink) storedOffsets(ctx context.Context, topic string, partition int32,
 		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
 	}
 	var beyond []uint64
-	rest, err := s.conn.Query(ctx, "SELECT kafka_offset"+where+" LIMIT 1", topic, uint32(partition), uint64(until))
+	rest, err := conn.Query(ctx, "SELECT kafka_offset"+where+" LIMIT 1", topic, uint32(partition), uint64(until))
 	if err != nil {
 		return nil, fmt.Errorf("read stored offsets of %s/%d from %s: %w", topic, partition, s.db, err)
 	}

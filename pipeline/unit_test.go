@@ -54,6 +54,27 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// Only UNKNOWN_STATUS_OF_INSERT says an insert's rows, though readable, may never be
+// committed; a read-only replica or a lost connection says nothing of the kind.
+func TestUnknownStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("insert: %w", &clickhouse.Exception{Code: 319, Message: "Unknown status, client must retry. Reason: Connection loss"}), true},
+		{&clickhouse.Exception{Code: 999, Message: "Coordination::Exception: Connection loss"}, false},
+		{&clickhouse.Exception{Code: 242, Message: "Table is in readonly mode"}, false},
+		{io.EOF, false},
+	} {
+		if got := unknownStatus(tc.err); got != tc.want {
+			t.Errorf("unknownStatus(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	if classify(&clickhouse.Exception{Code: 319}) != classRetryable {
+		t.Errorf("an insert of unknown status must be retried")
+	}
+}
+
 // A refusal by clickhouse-go becomes a client_rejected quarantine row with the library's
 // message; one by the server stays server_rejected.
 func TestRefusalNamesWhoRefused(t *testing.T) {

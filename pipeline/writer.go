@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -30,11 +31,15 @@ const (
 
 // Sink writes batches of rows to ClickHouse.
 type Sink struct {
-	conn  driver.Conn
-	db    string
-	log   *slog.Logger
-	m     *writerMetrics
-	retry RetryConfig
+	conn driver.Conn
+	// replicas are one connection to each replica of a cluster's shard (nil on a single
+	// server): the skip read syncs one replica and reads that same server, and the fence
+	// looks for inserts on every replica.
+	replicas []driver.Conn
+	db       string
+	log      *slog.Logger
+	m        *writerMetrics
+	retry    RetryConfig
 	// dedupToken: the server knows insert_deduplication_token (22.2+), so a retried block is
 	// also deduplicated by the server where the table has a deduplication window.
 	dedupToken bool
@@ -241,7 +246,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 		if verr != nil {
 			return verr
 		}
-		if s.replicated && class == classRetryable && len(landed) == n {
+		if s.replicated && class == classRetryable && len(landed) == n && !unknownStatus(err) {
 			// Every row is in the table; only its views may lack the block.
 			if err := w.repairViews(ctx, table, rows, id); err != nil {
 				return err
@@ -515,9 +520,14 @@ func insertQueryID(id uint64) string { return insertQueryPrefix + strconv.Format
 // waitQueriesGone returns once no query matching where (a condition on system.processes
 // with bound args) runs on the server, or ctx ends.
 func (s *Sink) waitQueriesGone(ctx context.Context, where string, args ...any) error {
+	return waitQueriesGoneOn(ctx, s.conn, where, args...)
+}
+
+// waitQueriesGoneOn is waitQueriesGone on the server conn reaches.
+func waitQueriesGoneOn(ctx context.Context, conn driver.Conn, where string, args ...any) error {
 	for {
 		var n uint64
-		if err := s.conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM system.processes WHERE "+where, args...).Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM system.processes WHERE "+where, args...).Scan(&n); err != nil {
 			return fmt.Errorf("list running inserts: %w", err)
 		}
 		if n == 0 {
@@ -539,8 +549,18 @@ func (s *Sink) fence(ctx context.Context, since time.Time) error {
 	defer cancel()
 	// elapsed is the server's own clock of each query; comparing durations needs no clock
 	// agreement. The margin covers the round trip of the assignment itself.
-	return s.waitQueriesGone(ctx, "position(query_id, ?) = 1 AND elapsed >= ?",
-		insertQueryPrefix, max(time.Since(since).Seconds()-0.5, 0))
+	where, age := "position(query_id, ?) = 1 AND elapsed >= ?", max(time.Since(since).Seconds()-0.5, 0)
+	if len(s.replicas) == 0 {
+		return s.waitQueriesGone(ctx, where, insertQueryPrefix, age)
+	}
+	// On a cluster the previous owner's inserts may run on any replica of the shard. One
+	// that cannot be reached at all (nothing listens) runs none.
+	for _, conn := range s.replicas {
+		if err := waitQueriesGoneOn(ctx, conn, where, insertQueryPrefix, age); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+			return err
+		}
+	}
+	return nil
 }
 
 // insert sends rows of buf as one block: one INSERT, columns encoded from the batch's
