@@ -156,8 +156,14 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 			p.kill()
 		}
 		if t.Failed() {
+			keep := os.Getenv("FAULTS_KEEP_LOGS") // a directory: the whole logs outlive the test
 			for _, p := range procs {
 				t.Logf("log of %s (%s), last lines:\n%s", p.name, p.logPath, tail(p.logPath, 25))
+				if keep != "" {
+					if b, err := os.ReadFile(p.logPath); err == nil && os.MkdirAll(keep, 0o755) == nil {
+						_ = os.WriteFile(filepath.Join(keep, t.Name()+"-"+p.name+".log"), b, 0o644)
+					}
+				}
 			}
 		}
 	})
@@ -932,6 +938,7 @@ func (r *rig) verify() verified {
 	}
 	if t.Failed() {
 		r.logDuplicates(conn)
+		r.logMissing(conn, ends)
 		t.FailNow()
 	}
 
@@ -962,6 +969,42 @@ func (r *rig) verify() verified {
 		t.FailNow()
 	}
 	return verified{Messages: want.Total, Events: events, Quarantined: quarantined, ServerRejected: rejected}
+}
+
+// logMissing logs the offsets of each partition that no row holds, as ranges, with what
+// the ground truth says they were.
+func (r *rig) logMissing(conn driver.Conn, ends map[int]int64) {
+	db := r.db
+	for p, end := range ends {
+		rows, err := conn.Query(context.Background(), "SELECT DISTINCT kafka_offset FROM (SELECT kafka_partition, kafka_offset FROM "+db+
+			".events UNION ALL SELECT kafka_partition, kafka_offset FROM "+db+".quarantine) WHERE kafka_partition = ? ORDER BY kafka_offset", uint32(p))
+		if err != nil {
+			r.t.Logf("missing query: %v", err)
+			return
+		}
+		next := int64(0)
+		var gaps []string
+		note := func(lo, hi int64) {
+			if lo < hi && len(gaps) < 20 {
+				gaps = append(gaps, fmt.Sprintf("[%d, %d)", lo, hi))
+			}
+		}
+		for rows.Next() {
+			var o uint64
+			if err := rows.Scan(&o); err != nil {
+				rows.Close()
+				r.t.Logf("missing scan: %v", err)
+				return
+			}
+			note(next, int64(o))
+			next = int64(o) + 1
+		}
+		rows.Close()
+		note(next, end)
+		if len(gaps) > 0 {
+			r.t.Logf("missing: partition %d offsets %s", p, strings.Join(gaps, " "))
+		}
+	}
 }
 
 func (r *rig) logDuplicates(conn driver.Conn) {

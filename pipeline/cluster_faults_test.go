@@ -37,13 +37,27 @@ func clusterScenario(t *testing.T, group string, fault func(h *harness, db *test
 			_ = s()
 		}
 	}()
-	waitFor(t, time.Minute, "both members own partitions and rows are stored", func() bool {
+	waitFor(t, time.Minute, "both members own partitions", func() bool {
 		for _, m := range members {
 			if testutil.ToFloat64(m.m.Assigned) == 0 {
 				return false
 			}
 		}
-		return h.queryInt("SELECT toUInt64(count()) FROM "+h.ch.Database+".events") > 0
+		return true
+	})
+	// Each member past its partitions' skip read (which syncs a replica, and so needs
+	// ZooKeeper) and storing: the fault then meets inserts in flight.
+	var storedBefore []float64
+	for _, m := range members {
+		storedBefore = append(storedBefore, testutil.ToFloat64(m.m.RowsStored.WithLabelValues(tableEvents)))
+	}
+	waitFor(t, time.Minute, "both members store rows", func() bool {
+		for i, m := range members {
+			if testutil.ToFloat64(m.m.RowsStored.WithLabelValues(tableEvents)) == storedBefore[i] {
+				return false
+			}
+		}
+		return true
 	})
 	kc := &kafka.Client{Addr: kafka.TCP(h.broker), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}
 	lag := func() int64 {

@@ -30,7 +30,7 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []span,
 		return nil
 	}
 	var missing bool
-	if err := s.retryRead(ctx, table, func(ctx context.Context) (err error) {
+	if err := s.retryRead(ctx, table, "check stored_offsets", func(ctx context.Context) (err error) {
 		missing, err = s.viewsMissed(ctx, buf, rows, w.at)
 		return err
 	}); err != nil {
@@ -43,13 +43,13 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []span,
 			return nil
 		}
 		var short bool
-		if err := s.retryRead(ctx, table, func(ctx context.Context) (err error) {
+		if err := s.retryRead(ctx, table, "check the rollup", func(ctx context.Context) (err error) {
 			short, err = s.rollupShort(ctx, id, w.at)
 			return err
 		}); err != nil || !short {
 			return err
 		}
-		if err := s.retryRead(ctx, table, func(ctx context.Context) error { return s.writeRollup(ctx, id, w.at) }); err != nil {
+		if err := s.retryRead(ctx, table, "write the rollup", func(ctx context.Context) error { return s.writeRollup(ctx, id, w.at) }); err != nil {
 			return err
 		}
 		s.m.ViewsRepaired.WithLabelValues(table).Inc()
@@ -59,11 +59,11 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []span,
 	}
 	// Each step sends the same block on every attempt, so a repeat after a lost reply is
 	// deduplicated by the Replicated table.
-	if err := s.retryRead(ctx, table, func(ctx context.Context) error { return s.writeStoredOffsets(ctx, buf, rows, w.at) }); err != nil {
+	if err := s.retryRead(ctx, table, "write stored_offsets", func(ctx context.Context) error { return s.writeStoredOffsets(ctx, buf, rows, w.at) }); err != nil {
 		return err
 	}
 	if table == tableEvents && s.rollupTable != "" {
-		if err := s.retryRead(ctx, table, func(ctx context.Context) error { return s.writeRollup(ctx, id, w.at) }); err != nil {
+		if err := s.retryRead(ctx, table, "write the rollup", func(ctx context.Context) error { return s.writeRollup(ctx, id, w.at) }); err != nil {
 			return err
 		}
 	}
@@ -73,8 +73,9 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []span,
 	return nil
 }
 
-// retryRead runs f under the insert timeout until it succeeds or ctx ends, counting retries.
-func (s *Sink) retryRead(ctx context.Context, table string, f func(context.Context) error) error {
+// retryRead runs f, the step of a view check named step, under the insert timeout until it
+// succeeds or ctx ends, counting retries.
+func (s *Sink) retryRead(ctx context.Context, table, step string, f func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, s.timeout)
 		err := f(actx)
@@ -89,7 +90,7 @@ func (s *Sink) retryRead(ctx context.Context, table string, f func(context.Conte
 		s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
 		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 		wait := s.backoff(class, attempt)
-		s.log.Warn("cannot repair the views of a block; retrying", "table", table, "shard", s.shard, "retry_in", wait.Round(time.Millisecond), "error", err)
+		s.log.Warn("cannot repair the views of a block; retrying", "table", table, "shard", s.shard, "step", step, "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
 		if err := sleep(ctx, wait); err != nil {
 			return fmt.Errorf("repair views of %s.%s: %w", s.db, table, err)
 		}
@@ -270,7 +271,7 @@ func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []span,
 	deadline := time.Now().Add(repeatVisible)
 	for {
 		var n uint64
-		err := s.retryRead(ctx, table, func(ctx context.Context) error {
+		err := s.retryRead(ctx, table, "count the repeated block", func(ctx context.Context) error {
 			return s.conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[table]+
 				" WHERE insert_id = ? AND "+timeCol+" = ?", id, w.at).Scan(&n)
 		})
