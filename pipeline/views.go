@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // A Replicated insert can fail after its parts were committed in ZooKeeper (18.16 answers
@@ -13,25 +16,14 @@ import (
 // to views. repairViews writes what the views would have written for a block whose rows
 // all landed, when they did not: stored_offsets, which the skip read relies on, and the
 // rollup. Views run in name order (events_offsets_mv before events_per_minute_mv), so a
-// block missing from stored_offsets is missing from the rollup too.
-func (w *tableWrite) repairViews(ctx context.Context, table string, rows []span, id uint64) error {
+// block missing from stored_offsets is missing from the rollup too. conn reaches a replica
+// that has synced the tables it reads (syncedReplica).
+func (w *tableWrite) repairViews(ctx context.Context, conn driver.Conn, table string, rows []span, id uint64) error {
 	s := w.sink
 	buf := w.table(table)
-	if !s.checkViews {
-		return nil
-	}
-	// The tables are read on one replica: it must have fetched what the others were given
-	// (the block, its views) before what it lacks can be told apart from what it has not
-	// fetched yet. The sync is tried for syncPatience (ZooKeeper may be coming back); a
-	// replica that cannot sync by then (its peer is down) is not asked.
-	if err := s.syncReplicaPatiently(ctx, table); err != nil {
-		s.log.Warn("cannot sync the replica; the views of a block that landed while its insert failed are not checked",
-			"table", table, "shard", s.shard, "rows", spansLen(rows), "error", err)
-		return nil
-	}
 	var missing bool
 	if err := s.retryRead(ctx, table, "check stored_offsets", func(ctx context.Context) (err error) {
-		missing, err = s.viewsMissed(ctx, buf, rows, w.at)
+		missing, err = s.viewsMissed(ctx, conn, buf, rows, w.at)
 		return err
 	}); err != nil {
 		return err
@@ -44,12 +36,12 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []span,
 		}
 		var short bool
 		if err := s.retryRead(ctx, table, "check the rollup", func(ctx context.Context) (err error) {
-			short, err = s.rollupShort(ctx, id, w.at)
+			short, err = s.rollupShort(ctx, conn, id, w.at)
 			return err
 		}); err != nil || !short {
 			return err
 		}
-		if err := s.retryRead(ctx, table, "write the rollup", func(ctx context.Context) error { return s.writeRollup(ctx, id, w.at) }); err != nil {
+		if err := s.retryRead(ctx, table, "write the rollup", func(ctx context.Context) error { return s.writeRollup(ctx, conn, id, w.at) }); err != nil {
 			return err
 		}
 		s.m.ViewsRepaired.WithLabelValues(table).Inc()
@@ -59,11 +51,11 @@ func (w *tableWrite) repairViews(ctx context.Context, table string, rows []span,
 	}
 	// Each step sends the same block on every attempt, so a repeat after a lost reply is
 	// deduplicated by the Replicated table.
-	if err := s.retryRead(ctx, table, "write stored_offsets", func(ctx context.Context) error { return s.writeStoredOffsets(ctx, buf, rows, w.at) }); err != nil {
+	if err := s.retryRead(ctx, table, "write stored_offsets", func(ctx context.Context) error { return s.writeStoredOffsets(ctx, conn, buf, rows, w.at) }); err != nil {
 		return err
 	}
 	if table == tableEvents && s.rollupTable != "" {
-		if err := s.retryRead(ctx, table, "write the rollup", func(ctx context.Context) error { return s.writeRollup(ctx, id, w.at) }); err != nil {
+		if err := s.retryRead(ctx, table, "write the rollup", func(ctx context.Context) error { return s.writeRollup(ctx, conn, id, w.at) }); err != nil {
 			return err
 		}
 	}
@@ -98,7 +90,7 @@ func (s *Sink) retryRead(ctx context.Context, table, step string, f func(context
 }
 
 // viewsMissed reports whether stored_offsets has none of the block's rows.
-func (s *Sink) viewsMissed(ctx context.Context, buf tableRows, rows []span, at time.Time) (bool, error) {
+func (s *Sink) viewsMissed(ctx context.Context, conn driver.Conn, buf tableRows, rows []span, at time.Time) (bool, error) {
 	type offsets struct{ lo, hi int64 }
 	spans := map[tp]*offsets{}
 	eachRow(rows, func(i int) {
@@ -112,7 +104,7 @@ func (s *Sink) viewsMissed(ctx context.Context, buf tableRows, rows []span, at t
 	})
 	for k, sp := range spans {
 		var n uint64
-		if err := s.conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[tableStoredOffsets]+
+		if err := conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[tableStoredOffsets]+
 			" WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ? AND kafka_offset <= ? AND stored_at = ?",
 			k.topic, uint32(k.partition), uint64(sp.lo), uint64(sp.hi), at).Scan(&n); err != nil {
 			return false, err
@@ -126,8 +118,8 @@ func (s *Sink) viewsMissed(ctx context.Context, buf tableRows, rows []span, at t
 }
 
 // writeStoredOffsets writes what the offsets views would have for the block.
-func (s *Sink) writeStoredOffsets(ctx context.Context, buf tableRows, rows []span, at time.Time) error {
-	so, err := s.conn.PrepareBatch(ctx, "INSERT INTO `"+s.db+"`."+s.readTable[tableStoredOffsets]+
+func (s *Sink) writeStoredOffsets(ctx context.Context, conn driver.Conn, buf tableRows, rows []span, at time.Time) error {
+	so, err := conn.PrepareBatch(ctx, "INSERT INTO `"+s.db+"`."+s.readTable[tableStoredOffsets]+
 		" (kafka_topic, kafka_partition, kafka_offset, fingerprint, stored_at)")
 	if err != nil {
 		return err
@@ -146,15 +138,15 @@ func (s *Sink) writeStoredOffsets(ctx context.Context, buf tableRows, rows []spa
 
 // writeRollup writes the block's per-minute rollup, read back from the block's own rows with
 // the view's SELECT (schema/migrations 0004), in a fixed order.
-func (s *Sink) writeRollup(ctx context.Context, id uint64, at time.Time) error {
-	agg, err := s.conn.Query(ctx, "SELECT toStartOfMinute(event_time) AS minute, error_type, category, environment, status_code, known, toUInt64(count()) AS events FROM `"+
+func (s *Sink) writeRollup(ctx context.Context, conn driver.Conn, id uint64, at time.Time) error {
+	agg, err := conn.Query(ctx, "SELECT toStartOfMinute(event_time) AS minute, error_type, category, environment, status_code, known, toUInt64(count()) AS events FROM `"+
 		s.db+"`."+s.readTable[tableEvents]+" WHERE insert_id = ? AND ingested_at = ? GROUP BY minute, error_type, category, environment, status_code, known ORDER BY minute, error_type, category, environment, status_code, known",
 		id, at)
 	if err != nil {
 		return err
 	}
 	defer agg.Close()
-	ins, err := s.conn.PrepareBatch(ctx, "INSERT INTO `"+s.db+"`."+s.rollupTable+
+	ins, err := conn.PrepareBatch(ctx, "INSERT INTO `"+s.db+"`."+s.rollupTable+
 		" (minute, error_type, category, environment, status_code, known, events)")
 	if err != nil {
 		return err
@@ -189,7 +181,7 @@ func (s *Sink) writeRollup(ctx context.Context, id uint64, at time.Time) error {
 // another ingester between its table and its view can make a group short for a moment, so
 // a shortfall must last: it is looked at again for up to rollupSettle, and taken as the
 // block's only if it still covers the block's counts then.
-func (s *Sink) rollupShort(ctx context.Context, id uint64, at time.Time) (bool, error) {
+func (s *Sink) rollupShort(ctx context.Context, conn driver.Conn, id uint64, at time.Time) (bool, error) {
 	type group struct {
 		minute                   time.Time
 		errorType, category, env string
@@ -198,7 +190,7 @@ func (s *Sink) rollupShort(ctx context.Context, id uint64, at time.Time) (bool, 
 	}
 	const dims = "error_type, category, environment, status_code, known"
 	read := func(q string, args ...any) (map[group]uint64, error) {
-		rows, err := s.conn.Query(ctx, q, args...)
+		rows, err := conn.Query(ctx, q, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -270,18 +262,28 @@ func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []span,
 	}
 	deadline := time.Now().Add(repeatVisible)
 	for {
+		// One replica, synced, answers every read of the check: the block, its views and
+		// what the check writes are then all seen from the same server.
+		conn, err := s.syncedReplica(ctx, table)
+		if err != nil {
+			s.m.ViewsUnchecked.WithLabelValues(table).Inc()
+			s.log.Warn("no replica can sync; the views of a block that landed while its insert failed are not checked",
+				"table", table, "shard", s.shard, "rows", spansLen(rows), "error", err)
+			return nil
+		}
 		var n uint64
-		err := s.retryRead(ctx, table, "count the repeated block", func(ctx context.Context) error {
-			return s.conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[table]+
+		err = s.retryRead(ctx, table, "count the repeated block", func(ctx context.Context) error {
+			return conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[table]+
 				" WHERE insert_id = ? AND "+timeCol+" = ?", id, w.at).Scan(&n)
 		})
 		if err != nil {
 			return err
 		}
 		if n >= uint64(spansLen(rows)) {
-			return w.repairViews(ctx, table, rows, id)
+			return w.repairViews(ctx, conn, table, rows, id)
 		}
 		if time.Now().After(deadline) {
+			s.m.ViewsUnchecked.WithLabelValues(table).Inc()
 			s.log.Warn("a repeated block is not all visible yet; its views are not checked", "table", table, "shard", s.shard,
 				"rows", spansLen(rows), "visible", n, "waited", repeatVisible)
 			return nil
@@ -295,38 +297,43 @@ func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []span,
 // repeatVisible bounds the wait for a repeated block's rows to show.
 const repeatVisible = 10 * time.Second
 
-// syncPatience bounds how long a view check waits for its replica to sync.
+// syncPatience bounds how long a view check waits for a replica to sync.
 const syncPatience = 30 * time.Second
 
-// syncReplicaPatiently retries syncReplica, with backoff, for up to syncPatience.
-func (s *Sink) syncReplicaPatiently(ctx context.Context, table string) error {
-	deadline := time.Now().Add(syncPatience)
-	for attempt := 0; ; attempt++ {
-		err := s.syncReplica(ctx, table)
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
-			return err
-		}
-		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
-		if err := sleep(ctx, s.backoff(classRetryable, attempt)); err != nil {
-			return err
-		}
-	}
-}
-
-// syncReplica runs SYSTEM SYNC REPLICA, under the insert timeout, on the local tables a view
-// check reads: the table, stored_offsets and (for events) the rollup.
-func (s *Sink) syncReplica(ctx context.Context, table string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+// syncedReplica returns a connection to one replica of the shard that has fetched every part
+// its peers have of the tables a view check of table reads (the table, stored_offsets and,
+// for events, the rollup): each replica is tried in turn, with backoff, for up to
+// syncPatience (ZooKeeper may be coming back). A sink without per-replica connections
+// syncs and reads over its one connection.
+func (s *Sink) syncedReplica(ctx context.Context, table string) (driver.Conn, error) {
 	tables := []string{s.readTable[table], s.readTable[tableStoredOffsets]}
 	if table == tableEvents && s.rollupTable != "" {
 		tables = append(tables, s.rollupTable)
 	}
-	for _, t := range tables {
-		// Names from the schema's renderer, never from input.
-		if err := s.conn.Exec(ctx, "SYSTEM SYNC REPLICA `"+s.db+"`."+t); err != nil {
-			return fmt.Errorf("sync replica %s.%s: %w", s.db, t, err)
+	conns := s.replicas
+	if len(conns) == 0 {
+		conns = []driver.Conn{s.conn}
+	}
+	deadline := time.Now().Add(syncPatience)
+	for attempt := 0; ; attempt++ {
+		var errs []error
+	replicas:
+		for _, conn := range conns {
+			for _, t := range tables {
+				if err := s.syncOn(ctx, conn, t); err != nil {
+					errs = append(errs, err)
+					continue replicas
+				}
+			}
+			return conn, nil
+		}
+		err := errors.Join(errs...)
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, err
+		}
+		s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
+		if err := sleep(ctx, s.backoff(classRetryable, attempt)); err != nil {
+			return nil, err
 		}
 	}
-	return nil
 }

@@ -125,6 +125,7 @@ type writerMetrics struct {
 	InsertRetries  *prometheus.CounterVec
 	RetryCauses    *prometheus.CounterVec
 	ViewsRepaired  *prometheus.CounterVec
+	ViewsUnchecked *prometheus.CounterVec
 	RowsStored     *prometheus.CounterVec
 	RereadErrors   prometheus.Counter
 }
@@ -153,6 +154,8 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 			"Insert attempts repeated after a retryable error, by table and cause (connection, timeout, replica_readonly, zookeeper, shard_unavailable, too_many_parts, memory, other).", "table", "cause"),
 		ViewsRepaired: counterVec("views_repaired_total",
 			"Blocks that landed in a Replicated table while the insert failed, whose views (stored_offsets, the rollup) the ingester wrote itself, by table.", "table"),
+		ViewsUnchecked: counterVec("views_unchecked_total",
+			"Blocks that landed in a Replicated table while the insert failed whose views could not be checked (no replica of the shard could sync in time): stored_offsets may lack them, and a next owner of their partitions store them again, by table.", "table"),
 		RowsStored: counterVec("rows_stored_total",
 			"Rows written to ClickHouse, by table.", "table"),
 		RereadErrors: f.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: "refused_reread_errors_total",
@@ -161,6 +164,7 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 	for _, tbl := range []string{tableEvents, tableQuarantine} {
 		m.RowsStored.WithLabelValues(tbl)
 		m.ViewsRepaired.WithLabelValues(tbl)
+		m.ViewsUnchecked.WithLabelValues(tbl)
 		for _, c := range retryCauses {
 			m.RetryCauses.WithLabelValues(tbl, c)
 		}
@@ -246,20 +250,16 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 		if verr != nil {
 			return verr
 		}
-		if s.replicated && class == classRetryable && len(landed) == n && !unknownStatus(err) {
-			// Every row is in the table; only its views may lack the block.
-			if err := w.repairViews(ctx, table, rows, id); err != nil {
-				return err
-			}
-			w.stored(table, rows)
-			return nil
-		}
 		if s.replicated && class == classRetryable {
 			// A Replicated table: send the very same block again (same rows, same insert
-			// id). What of it landed is dropped as a duplicate block, and the views (the
-			// rollup, stored_offsets), which an insert that failed after its parts were
+			// id). What of it was committed is dropped as a duplicate block, and the views
+			// (the rollup, stored_offsets), which an insert that failed after its parts were
 			// committed never fed (seen with ZooKeeper stopped: "Connection loss", then
-			// read-only), get it now. Subtracting the landed rows would leave them without.
+			// read-only), get it in afterRepeat. Subtracting the landed rows would leave
+			// them without. Rows read back are no proof either, even all of them: a part is
+			// visible while its commit to ZooKeeper is still pending, and is removed if the
+			// commit fails (seen with ZooKeeper stopped: the rows were read back, the batch
+			// committed, and the part gone); only a repeat the table accepts settles it.
 			s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
 			s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 			wait := s.backoff(class, attempt)
@@ -465,9 +465,17 @@ func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time
 	defer cancel()
 	// An attempt that timed out on our side may still be running on the server (a hung or
 	// stopped server holds the whole block in its socket buffer). Read back only once it is
-	// over, so that what it stores is known before anything is retried.
-	if err := s.waitQueriesGone(ctx, "query_id = ?", insertQueryID(id)); err != nil {
-		return nil, err
+	// over, so that what it stores is known before anything is retried. On a cluster it may
+	// run on any replica of the shard (one that nothing listens on runs none).
+	if len(s.replicas) == 0 {
+		if err := s.waitQueriesGone(ctx, "query_id = ?", insertQueryID(id)); err != nil {
+			return nil, err
+		}
+	}
+	for _, conn := range s.replicas {
+		if err := waitQueriesGoneOn(ctx, conn, "query_id = ?", insertQueryID(id)); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, err
+		}
 	}
 	// Rows of one commit share ingested_at/received_at, which keeps the scan narrow.
 	timeCol := "ingested_at"
