@@ -250,6 +250,15 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 		if verr != nil {
 			return verr
 		}
+		if s.replicated && class == classRetryable && !s.checkViews && len(landed) == n && !unknownStatus(err) {
+			// Through the Distributed tables 18.16 fails every insert while any shard is
+			// down, even one whose rows all went to a shard that is up: a repeat would fail
+			// the same way until that shard is back. The attempt is over on every replica
+			// (landed waited it out), so its rows are committed. Views are not checked in
+			// this mode (see checkViews).
+			w.stored(table, rows)
+			return nil
+		}
 		if s.replicated && class == classRetryable {
 			// A Replicated table: send the very same block again (same rows, same insert
 			// id). What of it was committed is dropped as a duplicate block, and the views
@@ -467,13 +476,15 @@ func (s *Sink) landed(ctx context.Context, table string, id uint64, at time.Time
 	// stopped server holds the whole block in its socket buffer). Read back only once it is
 	// over, so that what it stores is known before anything is retried. On a cluster it may
 	// run on any replica of the shard (one that nothing listens on runs none).
+	// A Distributed insert's part on a shard runs as a query of its own, whose initial query
+	// is the attempt.
 	if len(s.replicas) == 0 {
 		if err := s.waitQueriesGone(ctx, "query_id = ?", insertQueryID(id)); err != nil {
 			return nil, err
 		}
 	}
 	for _, conn := range s.replicas {
-		if err := waitQueriesGoneOn(ctx, conn, "query_id = ?", insertQueryID(id)); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+		if err := waitQueriesGoneOn(ctx, conn, "query_id = ? OR initial_query_id = ?", insertQueryID(id), insertQueryID(id)); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, err
 		}
 	}
