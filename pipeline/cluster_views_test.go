@@ -18,8 +18,8 @@ import (
 // A block that landed in a Replicated table without its views (the insert failed after the
 // commit, and the accepted repeat was dropped as a duplicate, which 18.16 does not pass to
 // views) gets them from afterRepeat: stored_offsets and the rollup hold it once, and a second
-// check writes nothing. The replica listed first is not fetching the events, so the check has
-// to read the one that synced.
+// check writes nothing. The replica the check asks first (the last listed: inserts go to the
+// first) is not fetching the events, so the check has to read the one that synced.
 func TestClusterViewsOfABlockThatLandedWithout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -42,7 +42,7 @@ func TestClusterViewsOfABlockThatLandedWithout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := base.shardSink(r1, []driver.Conn{r2, r1}, 1, func(table string) string { return table + "_local" }, false)
+	sink := base.shardSink(r1, []driver.Conn{r1, r2}, 1, func(table string) string { return table + "_local" }, false)
 
 	at := time.Now().UTC().Truncate(time.Second)
 	bufs := &batchBufs{}

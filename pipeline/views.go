@@ -35,7 +35,9 @@ func (w *tableWrite) repairViews(ctx context.Context, conn driver.Conn, table st
 			return nil
 		}
 		var short bool
-		if err := s.retryRead(ctx, table, "check the rollup", func(ctx context.Context) (err error) {
+		// The check watches a shortfall for rollupSettle: its attempts get that beyond
+		// the timeout of their reads, or every one of them would time out.
+		if err := s.retryReadFor(ctx, table, "check the rollup", s.timeout+rollupSettle, func(ctx context.Context) (err error) {
 			short, err = s.rollupShort(ctx, conn, id, w.at)
 			return err
 		}); err != nil || !short {
@@ -68,8 +70,13 @@ func (w *tableWrite) repairViews(ctx context.Context, conn driver.Conn, table st
 // retryRead runs f, the step of a view check named step, under the insert timeout until it
 // succeeds or ctx ends, counting retries.
 func (s *Sink) retryRead(ctx context.Context, table, step string, f func(context.Context) error) error {
+	return s.retryReadFor(ctx, table, step, s.timeout, f)
+}
+
+// retryReadFor is retryRead with each attempt bounded by budget.
+func (s *Sink) retryReadFor(ctx context.Context, table, step string, budget time.Duration, f func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, s.timeout)
+		actx, cancel := context.WithTimeout(ctx, budget)
 		err := f(actx)
 		cancel()
 		if err == nil {
@@ -310,7 +317,14 @@ func (s *Sink) syncedReplica(ctx context.Context, table string) (driver.Conn, er
 	if table == tableEvents && s.rollupTable != "" {
 		tables = append(tables, s.rollupTable)
 	}
-	conns := s.replicas
+	// The replicas in reverse: inserts go to the first that answers, so a later one holds
+	// what it fetched, and fetches take committed parts only. The first may still show a
+	// part whose commit failed with an unknown outcome (18.16 drops it some 5 minutes
+	// later), and count a block twice once its repeat is stored.
+	var conns []driver.Conn
+	for i := len(s.replicas) - 1; i >= 0; i-- {
+		conns = append(conns, s.replicas[i])
+	}
 	if len(conns) == 0 {
 		conns = []driver.Conn{s.conn}
 	}

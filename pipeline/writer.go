@@ -272,10 +272,12 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 			s.m.InsertRetries.WithLabelValues(table, string(class)).Inc()
 			s.m.RetryCauses.WithLabelValues(table, retryCause(err)).Inc()
 			wait := s.backoff(class, attempt)
-			if len(landed) > 0 {
-				// Right away: the table drops a repeat only within its deduplication
-				// window (replicated_deduplication_window blocks).
+			if len(landed) > 0 && !ids.repeated {
+				// Right away, once: the table drops a repeat only within its deduplication
+				// window (replicated_deduplication_window blocks). After that the backoff
+				// holds: a read-only table refuses the repeat as fast as it is sent.
 				wait = 0
+				ids.repeated = true
 			}
 			s.log.Warn("insert failed; sending the same block again", "table", table, "shard", s.shard, "rows", n,
 				"landed", len(landed), "cause", retryCause(err), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "error", err)
@@ -412,11 +414,13 @@ type attemptID struct {
 	id     uint64
 	rows   int  // rows only ever leave a write, so an equal count is the same rows
 	failed bool // an attempt with this id failed
+	// repeated: the block was sent again right away once after rows of it landed.
+	repeated bool
 }
 
 func (a *attemptID) forRows(n int) uint64 {
 	if a.id == 0 || a.rows != n {
-		a.id, a.rows, a.failed = rand.Uint64()|1, n, false
+		a.id, a.rows, a.failed, a.repeated = rand.Uint64()|1, n, false, false
 	}
 	return a.id
 }

@@ -427,3 +427,77 @@ func (d *ClusterDB) CopyFrom(t testing.TB, addr, database string, tables, sync [
 	}
 	d.SyncReplicas(t, sync...)
 }
+
+// DropUncommittedParts finds, on every node, active parts of the database's Replicated
+// tables that ZooKeeper does not list for that replica, and restarts each node holding any,
+// which detaches them; it returns what it found. 18.16 leaves such a part visible when an
+// insert's commit to ZooKeeper has an unknown outcome (the session was lost during it): the
+// client is told to repeat the insert, and the part is dropped by the replica's part check
+// only some 5 minutes later. Until then that replica shows the block twice once the repeat
+// is stored; its peer, which fetches committed parts only, does not.
+func (d *ClusterDB) DropUncommittedParts(t testing.TB) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var found []string
+	for i, n := range d.Nodes {
+		conn := d.NodeConn(t, i)
+		rows, err := conn.Query(ctx, "SELECT table, replica_path FROM system.replicas WHERE database = ?", d.Database)
+		if err != nil {
+			t.Fatalf("testenv: replicas of %s on %s: %v", d.Database, n.Name, err)
+		}
+		paths := map[string]string{}
+		for rows.Next() {
+			var table, path string
+			if err := rows.Scan(&table, &path); err != nil {
+				t.Fatal(err)
+			}
+			paths[table] = path
+		}
+		rows.Close()
+		orphans := 0
+		for table, path := range paths {
+			q := "SELECT name FROM system.parts WHERE database = ? AND table = ? AND active AND name NOT IN (SELECT name FROM system.zookeeper WHERE path = ?)"
+			prows, err := conn.Query(ctx, q, d.Database, table, path+"/parts")
+			if err != nil {
+				t.Fatalf("testenv: parts of %s.%s on %s: %v", d.Database, table, n.Name, err)
+			}
+			for prows.Next() {
+				var part string
+				if err := prows.Scan(&part); err != nil {
+					t.Fatal(err)
+				}
+				found = append(found, n.Name+":"+table+"/"+part)
+				orphans++
+			}
+			prows.Close()
+		}
+		if orphans > 0 {
+			n.Stop()
+			n.Start(t)
+			d.waitWritable(t, i)
+		}
+	}
+	return found
+}
+
+// waitWritable waits until node i's Replicated tables are back in ZooKeeper's session (a
+// restarted node starts them read-only).
+func (d *ClusterDB) waitWritable(t testing.TB, i int) {
+	t.Helper()
+	conn := d.NodeConn(t, i)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var n uint64
+		err := conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM system.replicas WHERE is_readonly OR is_session_expired").Scan(&n)
+		cancel()
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: node %s still has read-only replicas a minute after its restart (%d, %v)", d.Nodes[i].Name, n, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
