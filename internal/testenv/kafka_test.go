@@ -112,6 +112,9 @@ func produceTo(t *testing.T, addrs []string, topic string, from, n int) {
 		Balancer:     &kafka.Hash{},
 		BatchTimeout: 5 * time.Millisecond,
 		RequiredAcks: kafka.RequireAll,
+		// Leaders move when a broker is taken away; with the default 6 s metadata TTL the
+		// writer's ten attempts (about 5 s of backoff) can all go to the old leader.
+		Transport: &kafka.Transport{MetadataTTL: 500 * time.Millisecond},
 	}
 	defer w.Close()
 	msgs := make([]kafka.Message, n)
