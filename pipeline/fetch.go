@@ -19,9 +19,9 @@ import (
 type partitionReader struct {
 	fetchConfig
 
-	offset int64 // next offset to read, or kafka.FirstOffset / kafka.LastOffset before the first dial
-	batch  *kafka.Batch
-	reads  int // messages read since the read deadline was last moved
+	offset   int64 // next offset to read, or kafka.FirstOffset / kafka.LastOffset before the first dial
+	batch    *kafka.Batch
+	deadline time.Time // the connection's read deadline while batch is read
 
 	mu       sync.Mutex
 	conn     *kafka.Conn
@@ -39,6 +39,8 @@ type fetchConfig struct {
 	maxBytes  int
 	maxWait   time.Duration
 	start     int64 // an offset, kafka.FirstOffset or kafka.LastOffset
+	// readTimeout bounds a read of the fetch's messages; 0 is batchReadTimeout.
+	readTimeout time.Duration
 	// skipped is told when the log no longer holds the next offset (retention, a deleted
 	// range): reading goes on from the partition's first offset.
 	skipped func(from, to int64)
@@ -50,17 +52,20 @@ var errSeek = errors.New("seek")
 
 // newPartitionReader reads until ctx ends; Close it after.
 func newPartitionReader(ctx context.Context, c fetchConfig) *partitionReader {
+	if c.readTimeout <= 0 {
+		c.readTimeout = batchReadTimeout
+	}
 	r := &partitionReader{fetchConfig: c, offset: c.start}
 	r.stop = context.AfterFunc(ctx, r.cancel)
 	return r
 }
 
-// batchReadTimeout bounds reading one fetch's messages off the connection, moved on every
-// deadlineEvery messages: a broker that stops sending mid-fetch becomes an error.
-const (
-	batchReadTimeout = 10 * time.Second
-	deadlineEvery    = 256
-)
+// batchReadTimeout bounds a read of one fetch's messages off the connection: a broker that
+// stops sending mid-fetch becomes an error after half to all of it. The deadline is moved
+// once half of it is used up, not per message (kafka-go's Reader sets one per message), and
+// by the clock, not by a count of messages: the caller may hold a message for long (the
+// inflight budget full while ClickHouse is down), and that time is not the broker's.
+const batchReadTimeout = 10 * time.Second
 
 // FetchMessage returns the next message of the partition. An error is returned once per
 // failed attempt (the connection is dropped and dialed again on the next call); the caller
@@ -75,9 +80,9 @@ func (r *partitionReader) FetchMessage(ctx context.Context) (kafka.Message, erro
 				return kafka.Message{}, r.failed(ctx, err)
 			}
 		}
-		if r.reads++; r.reads >= deadlineEvery {
-			r.reads = 0
-			r.conn.SetReadDeadline(time.Now().Add(batchReadTimeout))
+		if now := time.Now(); r.deadline.Sub(now) < r.readTimeout/2 {
+			r.deadline = now.Add(r.readTimeout)
+			r.conn.SetReadDeadline(r.deadline)
 		}
 		msg, err := r.batch.ReadMessage()
 		if err == nil {
@@ -110,8 +115,9 @@ func (r *partitionReader) fetch(ctx context.Context) error {
 	// As kafka-go's Reader does: the fetch's max wait is inferred from this deadline.
 	r.conn.SetReadDeadline(time.Now().Add(r.maxWait))
 	b := r.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: r.minBytes, MaxBytes: r.maxBytes})
-	r.conn.SetReadDeadline(time.Now().Add(batchReadTimeout))
-	r.batch, r.reads = b, 0
+	r.deadline = time.Now().Add(r.readTimeout)
+	r.conn.SetReadDeadline(r.deadline)
+	r.batch = b
 	return nil
 }
 
@@ -126,7 +132,7 @@ func (r *partitionReader) dial(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("leader of %s/%d via %s: %w", r.topic, r.partition, broker, err))
 			continue
 		}
-		conn.SetDeadline(time.Now().Add(batchReadTimeout))
+		conn.SetDeadline(time.Now().Add(r.readTimeout))
 		first, last, err := conn.ReadOffsets()
 		if err == nil {
 			switch {
