@@ -184,10 +184,12 @@ func (s *Sink) writeRollup(ctx context.Context, conn driver.Conn, id uint64, at 
 
 // rollupShort reports whether the rollup lacks the block with insert id: in every group
 // (minute, error type, category, environment, status, known) of the block, the rollup holds
-// fewer events than the shard's events table by at least the block's own count. An insert of
-// another ingester between its table and its view can make a group short for a moment, so
-// a shortfall must last: it is looked at again for up to rollupSettle, and taken as the
-// block's only if it still covers the block's counts then.
+// fewer events than the shard's events table by at least the block's own count. Other
+// blocks move the counts for a moment either way: an insert between its table and its view
+// makes a group short, and on a replica that fetches, another block's rollup part may come
+// before its events part and make a group look covered. So the counts are looked at for up
+// to rollupSettle and the answer is what they say at its end; only a shortfall of exactly
+// the block's counts in every group settles it sooner.
 func (s *Sink) rollupShort(ctx context.Context, conn driver.Conn, id uint64, at time.Time) (bool, error) {
 	type group struct {
 		minute                   time.Time
@@ -238,11 +240,12 @@ func (s *Sink) rollupShort(ctx context.Context, conn driver.Conn, id uint64, at 
 			covered = covered && deficit >= int64(n)
 			exact = exact && deficit == int64(n)
 		}
-		if !covered {
-			return false, nil // some group has the block's events: the view ran
-		}
-		if exact || time.Now().After(deadline) {
+		if covered && exact {
 			return true, nil
+		}
+		if time.Now().After(deadline) {
+			// Not covered: some group has the block's events, so the view ran.
+			return covered, nil
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return false, err
