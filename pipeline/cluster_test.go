@@ -225,14 +225,7 @@ func runInBackground(ctx context.Context, cancel context.CancelFunc, inst *insta
 func TestClusterSkipReadSyncsTheReplica(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db := testenv.ClickHouseCluster(t)
-	clusterSchema(t, db)
-	nodes := db.ShardNodes(1)
-	r1, r2 := db.NodeConn(t, indexOfNode(db, nodes[0])), db.NodeConn(t, indexOfNode(db, nodes[1]))
-	if err := r2.Exec(ctx, "SYSTEM STOP FETCHES "+db.Database+".stored_offsets_local"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r2.Exec(context.Background(), "SYSTEM START FETCHES "+db.Database+".stored_offsets_local") })
+	db, r1, r2 := laggingShard(ctx, t, "stored_offsets_local")
 	ins, err := r1.PrepareBatch(ctx, "INSERT INTO "+db.Database+".stored_offsets_local (kafka_topic, kafka_partition, kafka_offset, fingerprint, stored_at)")
 	if err != nil {
 		t.Fatal(err)
@@ -269,4 +262,19 @@ func TestClusterSkipReadSyncsTheReplica(t *testing.T) {
 	if set, err := lagging.storedOffsets(ctx, "api-errors", 0, 0); err == nil {
 		t.Fatalf("skip read on a replica that cannot sync answered %d stored offsets, want an error", set.len())
 	}
+}
+
+// laggingShard is a cluster database with the schema whose shard 1 has replica 2 not
+// fetching table: it returns both replicas' connections.
+func laggingShard(ctx context.Context, t *testing.T, table string) (db *testenv.ClusterDB, r1, r2 driver.Conn) {
+	t.Helper()
+	db = testenv.ClickHouseCluster(t)
+	clusterSchema(t, db)
+	nodes := db.ShardNodes(1)
+	r1, r2 = db.NodeConn(t, indexOfNode(db, nodes[0])), db.NodeConn(t, indexOfNode(db, nodes[1]))
+	if err := r2.Exec(ctx, "SYSTEM STOP FETCHES "+db.Database+"."+table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r2.Exec(context.Background(), "SYSTEM START FETCHES "+db.Database+"."+table) })
+	return db, r1, r2
 }

@@ -23,18 +23,13 @@ import (
 func TestClusterViewsOfABlockThatLandedWithout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db := testenv.ClickHouseCluster(t)
-	clusterSchema(t, db)
-	nodes := db.ShardNodes(1)
-	r1, r2 := db.NodeConn(t, indexOfNode(db, nodes[0])), db.NodeConn(t, indexOfNode(db, nodes[1]))
+	db, r1, r2 := laggingShard(ctx, t, "events_local")
 	exec := func(conn driver.Conn, q string) {
 		t.Helper()
 		if err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	exec(r2, "SYSTEM STOP FETCHES "+db.Database+".events_local")
-	t.Cleanup(func() { _ = r2.Exec(context.Background(), "SYSTEM START FETCHES "+db.Database+".events_local") })
 
 	m := newWriterMetrics(prometheus.NewRegistry())
 	base, err := newSink(ctx, r1, WriterConfig{Database: db.Database, InsertTimeout: 2 * time.Second,
