@@ -105,8 +105,8 @@ type Entry struct {
 
 // Catalog is the merged, validated catalog. Build one with New or Load.
 type Catalog struct {
-	entries []Entry           // sorted by ErrorType
-	index   map[string]*Entry // points into entries
+	entries []Entry          // sorted by ErrorType
+	index   map[string]int32 // error type -> its place in entries
 	version string
 }
 
@@ -168,9 +168,9 @@ func New(base []Entry, overrides []Override) (*Catalog, error) {
 	}
 
 	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.ErrorType, b.ErrorType) })
-	c := &Catalog{entries: entries, index: make(map[string]*Entry, len(entries))}
+	c := &Catalog{entries: entries, index: make(map[string]int32, len(entries))}
 	for i := range c.entries {
-		c.index[c.entries[i].ErrorType] = &c.entries[i]
+		c.index[c.entries[i].ErrorType] = int32(i)
 	}
 	canon, err := canonicalJSON(c.entries)
 	if err != nil {
@@ -229,8 +229,19 @@ func DecodeEntries(raw []byte) ([]Entry, error) {
 // not allocate, so it is safe on the ingest hot path. The returned entry is
 // shared: callers must not modify it.
 func (c *Catalog) Lookup(errorType string) (*Entry, bool) {
-	e, ok := c.index[errorType]
+	e, _, ok := c.Numbered(errorType)
 	return e, ok
+}
+
+// Numbered is Lookup that also gives the entry's number: its place in the catalog, 0 to
+// Len()-1 in error-type order, the same for the catalog's whole life. Batches encode the
+// catalog's values by it instead of hashing them per event.
+func (c *Catalog) Numbered(errorType string) (e *Entry, number int, ok bool) {
+	i, ok := c.index[errorType]
+	if !ok {
+		return nil, 0, false
+	}
+	return &c.entries[i], int(i), true
 }
 
 // Entries returns a copy of all entries, sorted by error_type.
@@ -257,7 +268,7 @@ func (c *Catalog) Version() string { return c.version }
 // (factor 3, floor 5 events/min, severity ticket).
 func (c *Catalog) Policy(errorType string) AlertPolicy {
 	var p AlertPolicy
-	if e, ok := c.index[errorType]; ok && e.Alert != nil {
+	if e, ok := c.Lookup(errorType); ok && e.Alert != nil {
 		p = *e.Alert
 	}
 	if p.Factor == 0 {

@@ -343,18 +343,28 @@ func (c *Checker) setTime(s *scanner, ev *Event, sp span, kafkaTime time.Time) {
 func (c *Checker) enrich(ev *Event, hasMessage, hasURL bool) {
 	ev.CatalogVersion = c.version
 	if c.cat != nil {
-		if e, ok := c.cat.Lookup(ev.ErrorType); ok && e != nil {
-			ev.Known = true
-			ev.Category, ev.Actor = e.Category, e.Actor
+		if e, n, ok := c.cat.Numbered(ev.ErrorType); ok && e != nil {
+			ev.Known, ev.Entry, ev.EntryNumber = true, e, n
+			ev.ErrorType, ev.Category, ev.Actor = e.ErrorType, e.Category, e.Actor
 			if int(ev.StatusCode) != e.StatusCode {
 				ev.Flags |= FlagStatusMismatch
 			}
-			// An absent field, or an entry without an example, has nothing to compare.
-			if hasMessage && e.ErrorMessage != "" && ev.ErrorMessage != e.ErrorMessage {
-				ev.Flags |= FlagMessageMismatch
+			// An absent field, or an entry without an example, has nothing to compare. A
+			// match takes the entry's string (the same text), so that nothing of the event's
+			// catalog values refers to the payload.
+			if hasMessage && e.ErrorMessage != "" {
+				if ev.ErrorMessage != e.ErrorMessage {
+					ev.Flags |= FlagMessageMismatch
+				} else {
+					ev.ErrorMessage = e.ErrorMessage
+				}
 			}
-			if hasURL && e.ErrorURL != "" && ev.ErrorURL != e.ErrorURL {
-				ev.Flags |= FlagURLMismatch
+			if hasURL && e.ErrorURL != "" {
+				if ev.ErrorURL != e.ErrorURL {
+					ev.Flags |= FlagURLMismatch
+				} else {
+					ev.ErrorURL = e.ErrorURL
+				}
 			}
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // body builds a bare body with the given fields replaced (raw JSON values);
@@ -162,7 +163,8 @@ func TestCheckMaxMessageBytes(t *testing.T) {
 }
 
 func TestCheckBareBody(t *testing.T) {
-	c := NewChecker(testCatalog(t), Options{})
+	cat := testCatalog(t)
+	c := NewChecker(cat, Options{})
 	var ev Event
 	local := kafkaTime.In(time.FixedZone("CET", 3600))
 	if rej, ok := c.Check([]byte(bareBody), local, &ev); !ok {
@@ -179,7 +181,15 @@ func TestCheckBareBody(t *testing.T) {
 		Category:       "billing",
 		Actor:          "account_admin",
 		Known:          true,
-		CatalogVersion: testCatalog(t).Version(),
+		CatalogVersion: cat.Version(),
+	}
+	want.Entry, want.EntryNumber, _ = cat.Numbered("billing_not_verified")
+	// The catalog values are the entry's own strings: a batch encodes them by number.
+	for _, s := range []struct{ got, entry string }{{ev.ErrorType, want.Entry.ErrorType},
+		{ev.ErrorMessage, want.Entry.ErrorMessage}, {ev.ErrorURL, want.Entry.ErrorURL}} {
+		if unsafe.StringData(s.got) != unsafe.StringData(s.entry) {
+			t.Errorf("%q is a copy, not the catalog entry's string", s.got)
+		}
 	}
 	if ev.Time.Location() != time.UTC {
 		t.Errorf("time location %v, want UTC", ev.Time.Location())

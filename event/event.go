@@ -24,9 +24,10 @@ type Options struct {
 }
 
 // Catalog is what the checker needs from the error catalog; *catalog.Catalog
-// implements it. Lookup must be safe for concurrent use and should not allocate.
+// implements it. Numbered must be safe for concurrent use and should not allocate;
+// see catalog.Catalog.Numbered for what the number is.
 type Catalog interface {
-	Lookup(errorType string) (*catalog.Entry, bool)
+	Numbered(errorType string) (e *catalog.Entry, number int, ok bool)
 	Version() string
 }
 
@@ -79,6 +80,12 @@ type Event struct {
 	Actor          string
 	Known          bool
 	CatalogVersion string
+	// Entry is the catalog's entry for a Known type (nil otherwise) and EntryNumber its
+	// number in that catalog. ErrorType, Category, Actor, and ErrorMessage and ErrorURL when
+	// they equal the entry's, are then the entry's own strings, not the payload's: a
+	// batch encodes them by the number, without hashing them.
+	Entry       *catalog.Entry
+	EntryNumber int
 
 	// attrIndex finds attributes by key once there are many of them, so that a
 	// hostile payload with thousands of keys stays linear.

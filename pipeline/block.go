@@ -93,13 +93,32 @@ func (b *eventBuf) addEvent(r *Row, at time.Time) {
 	b.eventTime.add(dateTime(storableOr(e.Time, at)))
 	b.eventTimeMs.add(uint16(e.Time.Nanosecond() / int(time.Millisecond)))
 	b.status.add(e.StatusCode)
-	b.errorType.add(e.ErrorType)
 	b.requestID.add(e.RequestID)
-	b.errorMessage.add(e.ErrorMessage)
-	b.errorURL.add(e.ErrorURL)
+	if ent := e.Entry; ent != nil {
+		// A known type's values are the entry's: encoded by its number. The checks gave a
+		// matching message or URL the entry's string, so comparing reads no bytes.
+		n := e.EntryNumber
+		b.errorType.addNumbered(n, ent.ErrorType)
+		b.category.addNumbered(n, ent.Category)
+		b.actor.addNumbered(n, ent.Actor)
+		if e.ErrorMessage == ent.ErrorMessage {
+			b.errorMessage.addNumbered(n, ent.ErrorMessage)
+		} else {
+			b.errorMessage.add(e.ErrorMessage)
+		}
+		if e.ErrorURL == ent.ErrorURL {
+			b.errorURL.addNumbered(n, ent.ErrorURL)
+		} else {
+			b.errorURL.add(e.ErrorURL)
+		}
+	} else {
+		b.errorType.add(e.ErrorType)
+		b.category.add(e.Category)
+		b.actor.add(e.Actor)
+		b.errorMessage.add(e.ErrorMessage)
+		b.errorURL.add(e.ErrorURL)
+	}
 	b.environment.add(e.Environment)
-	b.category.add(e.Category)
-	b.actor.add(e.Actor)
 	known := uint8(0)
 	if e.Known {
 		known = 1

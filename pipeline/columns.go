@@ -216,13 +216,38 @@ type lowCardCol struct {
 	// last is the previous row's key: many columns repeat the previous row's value
 	// (environment, topic, catalog version), and comparing is cheaper than hashing.
 	last uint32
+	// byNumber is the key of each catalog entry's value (0: not yet in the batch), for
+	// values the checks took from the catalog (see addNumbered).
+	byNumber []uint32
 
 	// scratch for a block of some of the rows (see write)
 	remap []uint32
 	sub   strCol
 }
 
-func (c *lowCardCol) add(s string) {
+func (c *lowCardCol) add(s string) { c.addOwned(s, false) }
+
+// addNumbered adds s, a string of catalog entry n (event.Event.EntryNumber): found by the
+// number instead of a hash of s, and kept without a copy (the catalog's strings are never
+// payload memory). The key found is checked against s, so a batch that spans a catalog
+// reload (numbers of another catalog) still encodes each value as itself.
+func (c *lowCardCol) addNumbered(n int, s string) {
+	if n < len(c.byNumber) {
+		// The same string as the entry's is the same pointer: comparing costs no reading.
+		if k := c.byNumber[n]; k != 0 && c.vals[k] == s {
+			c.last = k
+			c.keys = append(c.keys, k)
+			return
+		}
+	} else {
+		c.byNumber = append(c.byNumber, make([]uint32, n+1-len(c.byNumber))...)
+	}
+	c.addOwned(s, true)
+	c.byNumber[n] = c.last
+}
+
+// addOwned adds s; owned says s is not payload memory and need not be copied.
+func (c *lowCardCol) addOwned(s string, owned bool) {
 	if len(c.vals) > 0 {
 		if l := c.vals[c.last]; len(l) == len(s) && l == s {
 			c.keys = append(c.keys, c.last)
@@ -238,7 +263,9 @@ func (c *lowCardCol) add(s string) {
 			c.index = map[string]uint32{}
 		}
 		k = uint32(len(c.vals))
-		s = strings.Clone(s)
+		if !owned {
+			s = strings.Clone(s)
+		}
 		c.dict.add(s)
 		c.vals = append(c.vals, s)
 		c.index[s] = k
@@ -255,6 +282,7 @@ func (c *lowCardCol) reset() {
 	clear(c.vals)
 	c.vals = c.vals[:0]
 	clear(c.index)
+	clear(c.byNumber)
 	c.keys = c.keys[:0]
 	c.last = 0
 }

@@ -11,9 +11,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/event"
 )
 
 func TestClassify(t *testing.T) {
@@ -268,5 +271,46 @@ func TestSpans(t *testing.T) {
 				t.Errorf("eachRow visited %d rows, want %d", seen, tt.total)
 			}
 		})
+	}
+}
+
+// TestFillSetsEveryField: fill reuses a pooled Row field by field, so a field added to Row
+// and not to fill would carry the previous message's value into the next row.
+func TestFillSetsEveryField(t *testing.T) {
+	r := &Row{}
+	v := reflect.ValueOf(r).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if v.Type().Field(i).Name == "Event" {
+			continue
+		}
+		f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem() // unexported too
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("stale")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int32, reflect.Int64:
+			f.SetInt(7)
+		case reflect.Uint64:
+			f.SetUint(7)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]byte("stale")))
+		case reflect.Pointer:
+			f.Set(reflect.ValueOf(&partition{id: 9}))
+		case reflect.Struct: // time.Time
+			f.Set(reflect.ValueOf(time.Unix(7, 0)))
+		default:
+			t.Fatalf("Row.%s: kind %s is not covered by this test", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	msg := kafka.Message{Partition: 2, Offset: 42, Time: at, Key: []byte("k"), Value: []byte("v")}
+	r.fill("t", nil, msg, at)
+	want := Row{Topic: "t", Partition: 2, Offset: 42, KafkaTime: at, Key: msg.Key, Payload: msg.Value,
+		fingerprint: fingerprint(msg)}
+	r.Event = event.Event{}
+	if !reflect.DeepEqual(*r, want) {
+		t.Errorf("fill left stale fields:\n got %+v\nwant %+v", *r, want)
 	}
 }
