@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,10 +17,14 @@ type budget struct {
 	limit int64
 	freed chan struct{}    // closed and replaced on every release
 	gauge prometheus.Gauge // follows used; may be nil
+	// waited is the time acquire spent waiting for room, summed over callers (partitions):
+	// how long ClickHouse, not Kafka or the checks, held the ingester back.
+	waited      atomic.Int64       // nanoseconds
+	waitCounter prometheus.Counter // follows waited in seconds; may be nil
 }
 
-func newBudget(limit int, gauge prometheus.Gauge) *budget {
-	return &budget{limit: int64(limit), freed: make(chan struct{}), gauge: gauge}
+func newBudget(limit int, gauge prometheus.Gauge, waitCounter prometheus.Counter) *budget {
+	return &budget{limit: int64(limit), freed: make(chan struct{}), gauge: gauge, waitCounter: waitCounter}
 }
 
 // addGauge reports a change of used; callers hold mu. Lanes of a cluster each have a budget
@@ -34,6 +40,16 @@ func (b *budget) addGauge(delta int64) {
 // Give back exactly what it returned to release.
 func (b *budget) acquire(ctx context.Context, n int) (int, error) {
 	want := min(int64(n), b.limit)
+	var since time.Time // set once acquire has to wait
+	defer func() {
+		if !since.IsZero() {
+			d := time.Since(since)
+			b.waited.Add(int64(d))
+			if b.waitCounter != nil {
+				b.waitCounter.Add(d.Seconds())
+			}
+		}
+	}()
 	for {
 		b.mu.Lock()
 		if b.used+want <= b.limit {
@@ -44,6 +60,9 @@ func (b *budget) acquire(ctx context.Context, n int) (int, error) {
 		}
 		wait := b.freed
 		b.mu.Unlock()
+		if since.IsZero() {
+			since = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
@@ -61,6 +80,9 @@ func (b *budget) release(n int) {
 	b.freed = make(chan struct{})
 	b.mu.Unlock()
 }
+
+// waitedFor is the time acquire has waited for room so far, summed over its callers.
+func (b *budget) waitedFor() time.Duration { return time.Duration(b.waited.Load()) }
 
 func (b *budget) inUse() int64 {
 	b.mu.Lock()

@@ -58,6 +58,9 @@ type Summary struct {
 	Markers        int64 // transaction markers read and skipped
 	Flagged        int64
 	Elapsed        time.Duration
+	// HeldForRoom is how long partitions waited for room under batch.max_inflight_bytes,
+	// summed over partitions (faultline_inflight_wait_seconds_total).
+	HeldForRoom time.Duration
 }
 
 // EventsPerSecond is messages resolved (stored, quarantined or skipped) per second.
@@ -98,7 +101,7 @@ func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Con
 	}
 	sink.reread = in.reread
 	if cfg.Cluster == nil {
-		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes))}}
+		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes, m.InflightWait))}}
 	} else if err := in.clusterLanes(ctx, sink, cfg.Cluster); err != nil {
 		return nil, err
 	}
@@ -244,6 +247,9 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 	sum := in.stats
 	in.statsMu.Unlock()
 	sum.Elapsed = time.Since(start)
+	for _, l := range in.lanes.all {
+		sum.HeldForRoom += l.budget.waitedFor()
+	}
 	if drainDone != nil {
 		if err := <-drainDone; err != nil {
 			return sum, err

@@ -113,7 +113,7 @@ func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, c *ClusterConf
 			replicas = append(replicas, rc)
 		}
 		in.lanes.all = append(in.lanes.all, newLane(shardName(sh.num), sh.num,
-			sink.shardSink(conn, replicas, sh.num, c.LocalTable, c.ViaDistributed), newBudget(share, in.m.InflightBytes)))
+			sink.shardSink(conn, replicas, sh.num, c.LocalTable, c.ViaDistributed), newBudget(share, in.m.InflightBytes, in.m.InflightWait)))
 	}
 	in.log.Info("writing to a ClickHouse cluster, one lane per shard", "cluster", c.Name, "shards", len(shards),
 		"via_distributed", c.ViaDistributed, "sharding_key", c.ShardingKey)

@@ -43,6 +43,7 @@ type ingestMetrics struct {
 	EventToStored prometheus.Histogram
 	InflightBytes prometheus.Gauge
 	InflightLimit prometheus.Gauge
+	InflightWait  prometheus.Counter
 	Commits       *prometheus.CounterVec
 	KafkaErrors   *prometheus.CounterVec
 	Abandoned     prometheus.Counter
@@ -104,6 +105,8 @@ func newMetrics(reg prometheus.Registerer, cfg MetricsConfig) *ingestMetrics {
 			"Message bytes held between fetch and insert."),
 		InflightLimit: gauge("inflight_bytes_limit",
 			"The configured bound on inflight bytes (batch.max_inflight_bytes)."),
+		InflightWait: counter("inflight_wait_seconds_total",
+			"Seconds partitions waited for room under batch.max_inflight_bytes, summed over partitions: time ClickHouse held the ingester back."),
 		Commits: counterVec("commits_total",
 			"Offset commits to Kafka, by result (ok, error).", "result"),
 		KafkaErrors: counterVec("kafka_errors_total",

@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/event"
@@ -162,10 +164,14 @@ func TestFingerprint(t *testing.T) {
 }
 
 func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
-	b := newBudget(100, nil)
+	waits := prometheus.NewCounter(prometheus.CounterOpts{Name: "w"})
+	b := newBudget(100, nil, waits)
 	ctx := context.Background()
 	if _, err := b.acquire(ctx, 60); err != nil {
 		t.Fatal(err)
+	}
+	if b.waitedFor() != 0 {
+		t.Fatalf("an acquire that fits counted %s of waiting", b.waitedFor())
 	}
 	got := make(chan error, 1)
 	go func() { _, err := b.acquire(ctx, 60); got <- err }()
@@ -180,6 +186,13 @@ func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
 	}
 	if b.inUse() != 60 {
 		t.Fatalf("in use %d", b.inUse())
+	}
+	// The wait is counted: at least the 50 ms before the release.
+	if w := b.waitedFor(); w < 50*time.Millisecond || w > 10*time.Second {
+		t.Errorf("waited %s, want at least 50ms", w)
+	}
+	if got, want := testutil.ToFloat64(waits), b.waitedFor().Seconds(); got != want {
+		t.Errorf("faultline_inflight_wait_seconds_total %v, want %v", got, want)
 	}
 	// A message larger than the whole budget still passes, alone.
 	b.release(60)
@@ -218,7 +231,7 @@ func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
 	}
 	l := &lane{
 		sink:    &Sink{},
-		budget:  newBudget(1<<20, nil),
+		budget:  newBudget(1<<20, nil, nil),
 		items:   make(chan item, 1),
 		batches: make(chan *pending), // nobody stores: the hand-over blocks
 	}

@@ -238,9 +238,9 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 	sum, err := in.Run(ctx, opts)
 	stopProgress()
 	if drain {
-		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d, client rejected %d)  flagged %d  skipped %d  transaction markers %d  elapsed %s  %.0f events/s\n",
+		fmt.Fprintf(out, "consumed %d  stored %d  quarantined %d (server rejected %d, client rejected %d)  flagged %d  skipped %d  transaction markers %d  elapsed %s  %.0f events/s  held for room %s\n",
 			sum.Consumed, sum.Stored, sum.Quarantined, sum.ServerRejected, sum.ClientRejected, sum.Flagged, sum.Skipped, sum.Markers,
-			sum.Elapsed.Round(time.Millisecond), sum.EventsPerSecond())
+			sum.Elapsed.Round(time.Millisecond), sum.EventsPerSecond(), sum.HeldForRoom.Round(time.Millisecond))
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && !drain) {
 		return err

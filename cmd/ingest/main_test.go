@@ -117,6 +117,7 @@ func TestServesMetricsHealthAndReadiness(t *testing.T) {
 		`faultline_build_info{build_date="`,
 		`,revision="`,
 		`faultline_inflight_bytes_limit `,
+		`faultline_inflight_wait_seconds_total 0`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(metrics, want) {
