@@ -57,17 +57,20 @@ func (s *Sink) recycle(bufs *batchBufs) {
 }
 
 // Append adds a row: an accepted event to the events columns, a rejected message to the
-// quarantine columns. The batch keeps nothing of r.
-func (b *Batch) Append(r *Row) {
+// quarantine columns. The batch keeps nothing of r. It returns about what the row takes in
+// the batch's buffers, what Bytes adds up.
+func (b *Batch) Append(r *Row) (held int) {
 	if b.done {
 		panic("pipeline: Append on a committed or rolled back batch")
 	}
 	if r.Accepted {
-		b.bufs.ev.add(r, b.opened)
+		held = b.bufs.ev.add(r, b.opened)
 	} else {
 		b.bufs.q.add(r)
+		held = r.heldBytes()
 	}
-	b.bytes += r.heldBytes()
+	b.bytes += held
+	return held
 }
 
 // Len is the number of rows appended.

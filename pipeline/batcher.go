@@ -66,8 +66,7 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 		if r.skipped {
 			in.m.Skipped.WithLabelValues(r.skipReason).Inc()
 		} else {
-			cur.Append(r)
-			if held := r.heldBytes(); r.charged > held {
+			if held := cur.Append(r); r.charged > held {
 				// The row was charged for its message and decoded event, which are gone
 				// now: its columns hold less until the batch is stored.
 				giveBack += r.charged - held

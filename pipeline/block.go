@@ -69,11 +69,13 @@ type eventBuf struct {
 	flagBits []event.Flags
 
 	flagNames []string // scratch for Flags.AppendNames
+
+	held int // varBytes after the last add (see add)
 }
 
 // add appends an accepted row's event and its raw message; at stands in for an event time
-// a DateTime cannot hold.
-func (b *eventBuf) add(r *Row, at time.Time) {
+// a DateTime cannot hold. It returns about what the row takes in the buffers (see held).
+func (b *eventBuf) add(r *Row, at time.Time) (held int) {
 	b.addEvent(r, at)
 	if r.part == nil {
 		b.payload.addBytes(r.Payload)
@@ -84,6 +86,7 @@ func (b *eventBuf) add(r *Row, at time.Time) {
 	}
 	b.parts = append(b.parts, r.part)
 	b.flagBits = append(b.flagBits, r.Event.Flags)
+	return b.grew()
 }
 
 // addEvent appends an accepted row's event, without its raw message.
@@ -153,6 +156,35 @@ func (b *eventBuf) addEvent(r *Row, at time.Time) {
 
 func (b *eventBuf) rows() int { return len(b.offset.v) }
 
+// grew is what the buffers took for the row just added: the fixed-width values, keys and
+// ends of a row (heldOverhead) and the variable bytes it added (strings the batch had not
+// seen before, a quarter on top for the slack of growing slices). A known type's catalog
+// values are dictionary entries the batch holds once, so they cost a row nothing: charging
+// the payload's length instead would let the in-flight budget hold a third fewer rows.
+func (b *eventBuf) grew() int {
+	now := b.varBytes()
+	d := now - b.held
+	b.held = now
+	return heldOverhead + d + d/4
+}
+
+// varBytes is the length of the variable-width data in the buffers (not their capacity):
+// string bytes, and per dictionary value its string and index entry.
+func (b *eventBuf) varBytes() int {
+	n := len(b.requestID.data) + len(b.path.data) + len(b.projectID.data) + len(b.organizationID.data) +
+		len(b.memberID.data) + len(b.client.data) + len(b.payload.data) + len(b.key.data) +
+		len(b.flags.items.data) + len(b.attrKeys.items.data) + len(b.attrValues.items.data)
+	for _, c := range [...]*lowCardCol{&b.errorType, &b.errorMessage, &b.errorURL, &b.environment, &b.category,
+		&b.actor, &b.method, &b.region, &b.catalogVersion, &b.topic} {
+		n += len(c.dict.data) + lowCardValueCost*len(c.vals)
+	}
+	return n
+}
+
+// lowCardValueCost is what a dictionary value holds beyond its bytes: its end, its owned
+// string header and its index entry (lowCardCol.bytes counts the same).
+const lowCardValueCost = 8 + 16 + 64
+
 // coordinates is row i's place in Kafka.
 func (b *eventBuf) coordinates(i int) rowKey {
 	return rowKey{b.topic.value(i), int32(b.partition.v[i]), int64(b.offset.v[i])}
@@ -193,6 +225,7 @@ func (b *eventBuf) reset() {
 	clear(b.parts) // let partitions of past assignments go
 	b.parts = b.parts[:0]
 	b.flagBits = b.flagBits[:0]
+	b.held = 0
 }
 
 // bytes is the memory the buffers hold (their capacity).

@@ -85,8 +85,7 @@ func TestDecodedCostIsCharged(t *testing.T) {
 	b := (&Sink{}).Begin()
 	charged = 0
 	for i, r := range rows {
-		b.Append(r)
-		charged += r.heldBytes()
+		charged += b.Append(r)
 		rows[i] = nil // as the batcher hands the Row back
 	}
 	within("in a batch", charged, int64(b.bufs.ev.bytes()+b.bufs.q.bytes()))

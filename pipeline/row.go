@@ -157,19 +157,11 @@ func (r *Row) size() int { return len(r.Payload) + len(r.Key) + rowOverhead }
 // rowOverhead approximates the Row struct and its slices beyond the payload.
 const rowOverhead = 512
 
-// heldBytes is about what a row takes in a batch's column buffers: a rejected message whole;
-// an event's fields (at most the payload's bytes; the catalog's values are dictionary
-// entries) and, for a row not read by the ingester, its raw message; and a few hundred
-// bytes of fixed-width values, keys and ends.
+// heldBytes is about what a rejected row takes in a batch's quarantine buffers: its message
+// whole, and a few hundred bytes of fixed-width values, keys and ends. (An accepted row's
+// is measured as it is added: eventBuf.grew.)
 func (r *Row) heldBytes() int {
-	if !r.Accepted {
-		return len(r.Payload) + len(r.Key) + heldOverhead
-	}
-	n := len(r.Payload) + 8*len(r.Event.Attributes) + heldOverhead
-	if r.part == nil {
-		n += len(r.Payload) + len(r.Key)
-	}
-	return n
+	return len(r.Payload) + len(r.Key) + heldOverhead
 }
 
 const heldOverhead = 192
