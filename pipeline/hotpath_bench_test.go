@@ -72,13 +72,17 @@ type columnarToBlocks struct {
 	sink    Sink
 	rows    rowPool
 	buf     chproto.Buffer
+	parts   []*partition // as an ingester's rows have: they keep no raw message
 }
 
 func (p *columnarToBlocks) run(tb testing.TB, msgs []kafka.Message, at time.Time) int {
 	b := p.sink.Begin()
 	for _, m := range msgs {
+		for len(p.parts) <= m.Partition {
+			p.parts = append(p.parts, &partition{id: int32(len(p.parts))})
+		}
 		row := p.rows.get()
-		checkTime := row.fill(m.Topic, nil, m, at)
+		checkTime := row.fill(m.Topic, p.parts[m.Partition], m, at)
 		checkRow(p.checker, row, checkTime, m.Time)
 		b.Append(row)
 		p.rows.put(row)
