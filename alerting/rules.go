@@ -82,6 +82,8 @@ const (
 	StalledAlert           = "FaultlineIngesterStalled"
 	InsertsFailingAlert    = "FaultlineClickHouseInsertsFailing"
 	LedgerBrokenAlert      = "FaultlineOffsetLedgerBroken"
+	MessagesExpiredAlert   = "FaultlineMessagesExpired"
+	ViewsUncheckedAlert    = "FaultlineViewsUnchecked"
 	errorTypeDashboardPath = "/d/faultline-error-type/faultline-error-type?var-error_type="
 )
 
@@ -318,6 +320,34 @@ func Generate(c *catalog.Catalog) RuleFile {
 			Annotations: map[string]string{
 				"summary":     "Offset ledger broken on {{ $labels.topic }}/{{ $labels.partition }}",
 				"description": "A committed offset was found past an offset that is neither stored nor quarantined: events may be lost. Stop committing (stop the ingester), compare faultline_offset_committed with faultline_offset_stored/quarantined, and re-consume from the last good offset.",
+			},
+		},
+		Rule{
+			Alert: MessagesExpiredAlert,
+			Expr: strings.Join([]string{
+				"# counted in the last 15m, or a series that did not exist 15m ago",
+				"sum by (instance, topic) (increase(faultline_messages_expired_total[15m])) > 0",
+				"or (sum by (instance, topic) (faultline_messages_expired_total) > 0",
+				"    unless sum by (instance, topic) (faultline_messages_expired_total offset 15m))",
+			}, "\n"),
+			Labels: map[string]string{"severity": catalog.SeverityPage, "team": "faultline"},
+			Annotations: map[string]string{
+				"summary":     "Messages of {{ $labels.topic }} expired before the ingester read them",
+				"description": "The partition's log no longer held offsets the group had not read (retention or a deleted range): those messages are gone and were never stored. The ingester read on from the log's first offset. Find out why it fell that far behind (lag, an outage) and whether the topic's retention is shorter than outages last.",
+			},
+		},
+		Rule{
+			Alert: ViewsUncheckedAlert,
+			Expr: strings.Join([]string{
+				"# counted in the last 15m, or a series that did not exist 15m ago",
+				"sum by (instance, table) (increase(faultline_views_unchecked_total[15m])) > 0",
+				"or (sum by (instance, table) (faultline_views_unchecked_total) > 0",
+				"    unless sum by (instance, table) (faultline_views_unchecked_total offset 15m))",
+			}, "\n"),
+			Labels: map[string]string{"severity": catalog.SeverityTicket, "team": "faultline"},
+			Annotations: map[string]string{
+				"summary":     "A cluster block's views into {{ $labels.table }} could not be checked",
+				"description": "A block that landed during a failed insert was not all visible on a synced replica in time, so whether its views (stored_offsets, the per-minute rollup) ran was not checked. Its rows are stored; if the views did not run, the rollup is short for its minutes and a later owner of the partition does not see its offsets as stored and stores them again. Check the shard's replicas (system.replicas, ZooKeeper) and the ingester's log for the block.",
 			},
 		},
 	)
