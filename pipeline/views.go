@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -96,7 +98,8 @@ func (s *Sink) retryReadFor(ctx context.Context, table, step string, budget time
 	}
 }
 
-// viewsMissed reports whether stored_offsets has none of the block's rows.
+// viewsMissed reports whether stored_offsets has none of the block's rows, counting only
+// parts ZooKeeper lists for the replica (committedParts).
 func (s *Sink) viewsMissed(ctx context.Context, conn driver.Conn, buf tableRows, rows []span, at time.Time) (bool, error) {
 	type offsets struct{ lo, hi int64 }
 	spans := map[tp]*offsets{}
@@ -109,19 +112,22 @@ func (s *Sink) viewsMissed(ctx context.Context, conn driver.Conn, buf tableRows,
 			spans[k] = &offsets{r.offset, r.offset}
 		}
 	})
+	table := s.readTable[tableStoredOffsets]
+	found := partCounts[struct{}]{}
 	for k, sp := range spans {
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[tableStoredOffsets]+
-			" WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ? AND kafka_offset <= ? AND stored_at = ?",
-			k.topic, uint32(k.partition), uint64(sp.lo), uint64(sp.hi), at).Scan(&n); err != nil {
+		if err := found.read(ctx, conn, scanCount, "SELECT _part, toUInt64(count()) FROM `"+s.db+"`."+table+
+			" WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset >= ? AND kafka_offset <= ? AND stored_at = ? GROUP BY _part",
+			k.topic, uint32(k.partition), uint64(sp.lo), uint64(sp.hi), at); err != nil {
 			return false, err
 		}
-		if n > 0 {
-			// The views ran (or some did): nothing here tells which, so nothing is written.
-			return false, nil
-		}
 	}
-	return true, nil
+	committed, err := s.committedParts(ctx, conn, table)
+	if err != nil {
+		return false, err
+	}
+	// Any rows at all: the views ran (or some did), and nothing here tells which, so
+	// nothing is written.
+	return found.committed(committed)[struct{}{}] == 0, nil
 }
 
 // writeStoredOffsets writes what the offsets views would have for the block.
@@ -144,42 +150,113 @@ func (s *Sink) writeStoredOffsets(ctx context.Context, conn driver.Conn, buf tab
 }
 
 // writeRollup writes the block's per-minute rollup, read back from the block's own rows with
-// the view's SELECT (schema/migrations 0004), in a fixed order.
+// the view's SELECT (schema/migrations 0004), in a fixed order. Only rows of parts ZooKeeper
+// lists for the replica count: a replica that took the block while its commit had an
+// unknown outcome may show it twice, its repeat and the part 18.16 drops later.
 func (s *Sink) writeRollup(ctx context.Context, conn driver.Conn, id uint64, at time.Time) error {
-	agg, err := conn.Query(ctx, "SELECT toStartOfMinute(event_time) AS minute, error_type, category, environment, status_code, known, toUInt64(count()) AS events FROM `"+
-		s.db+"`."+s.readTable[tableEvents]+" WHERE insert_id = ? AND ingested_at = ? GROUP BY minute, error_type, category, environment, status_code, known ORDER BY minute, error_type, category, environment, status_code, known",
-		id, at)
+	events := s.readTable[tableEvents]
+	agg := partCounts[rollupGroup]{}
+	if err := agg.read(ctx, conn, scanRollupGroup, "SELECT _part, toStartOfMinute(event_time) AS minute, "+rollupDims+", toUInt64(count()) FROM `"+
+		s.db+"`."+events+" WHERE insert_id = ? AND ingested_at = ? GROUP BY _part, minute, "+rollupDims, id, at); err != nil {
+		return err
+	}
+	committed, err := s.committedParts(ctx, conn, events)
 	if err != nil {
 		return err
 	}
-	defer agg.Close()
+	counts := agg.committed(committed)
+	if len(counts) == 0 {
+		return fmt.Errorf("write the rollup of block %x: none of its rows is in a committed part of %s.%s", id, s.db, events)
+	}
+	groups := make([]rollupGroup, 0, len(counts))
+	for g := range counts {
+		groups = append(groups, g)
+	}
+	// The order of the view's own SELECT ... ORDER BY, so a repeated write is the same block.
+	slices.SortFunc(groups, func(a, b rollupGroup) int {
+		return cmp.Or(a.minute.Compare(b.minute), cmp.Compare(a.errorType, b.errorType), cmp.Compare(a.category, b.category),
+			cmp.Compare(a.env, b.env), cmp.Compare(a.status, b.status), cmp.Compare(a.known, b.known))
+	})
 	ins, err := conn.PrepareBatch(ctx, "INSERT INTO `"+s.db+"`."+s.rollupTable+
 		" (minute, error_type, category, environment, status_code, known, events)")
 	if err != nil {
 		return err
 	}
-	for agg.Next() {
-		var (
-			minute                   time.Time
-			errorType, category, env string
-			status                   uint16
-			known                    uint8
-			events                   uint64
-		)
-		if err := agg.Scan(&minute, &errorType, &category, &env, &status, &known, &events); err != nil {
+	for _, g := range groups {
+		if err := ins.Append(g.minute, g.errorType, g.category, g.env, g.status, g.known, counts[g]); err != nil {
 			_ = ins.Abort()
 			return err
 		}
-		if err := ins.Append(minute, errorType, category, env, status, known, events); err != nil {
-			_ = ins.Abort()
-			return err
-		}
-	}
-	if err := agg.Err(); err != nil {
-		_ = ins.Abort()
-		return err
 	}
 	return ins.Send()
+}
+
+// rollupGroup is one row's key in the per-minute rollup.
+type rollupGroup struct {
+	minute                   time.Time
+	errorType, category, env string
+	status                   uint16
+	known                    uint8
+}
+
+// rollupDims are the rollup's key columns after minute, as events and the rollup name them.
+const rollupDims = "error_type, category, environment, status_code, known"
+
+func scanRollupGroup(rows driver.Rows, part *string, n *uint64) (rollupGroup, error) {
+	var g rollupGroup
+	err := rows.Scan(part, &g.minute, &g.errorType, &g.category, &g.env, &g.status, &g.known, n)
+	// One location for every read, so that equal minutes are equal keys.
+	g.minute = g.minute.UTC()
+	return g, err
+}
+
+// partCounts are counts read by a view check, by the part that holds them (the first column
+// of the read, _part) and a key.
+type partCounts[K comparable] map[string]map[K]uint64
+
+// read adds what q returns: _part, then the key's columns (scan reads the row), the count
+// last.
+func (c partCounts[K]) read(ctx context.Context, conn driver.Conn, scan func(rows driver.Rows, part *string, n *uint64) (K, error), q string, args ...any) error {
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			part string
+			n    uint64
+		)
+		k, err := scan(rows, &part, &n)
+		if err != nil {
+			return err
+		}
+		if c[part] == nil {
+			c[part] = map[K]uint64{}
+		}
+		c[part][k] += n
+	}
+	return rows.Err()
+}
+
+// scanCount reads a row of _part and a count.
+func scanCount(rows driver.Rows, part *string, n *uint64) (struct{}, error) {
+	return struct{}{}, rows.Scan(part, n)
+}
+
+// committed sums the counts of the parts in parts; a nil parts (a table that is not
+// Replicated) takes every part.
+func (c partCounts[K]) committed(parts map[string]bool) map[K]uint64 {
+	out := map[K]uint64{}
+	for part, counts := range c {
+		if parts != nil && !parts[part] {
+			continue
+		}
+		for k, n := range counts {
+			out[k] += n
+		}
+	}
+	return out
 }
 
 // rollupShort reports whether the rollup lacks the block with insert id: in every group
@@ -190,53 +267,54 @@ func (s *Sink) writeRollup(ctx context.Context, conn driver.Conn, id uint64, at 
 // before its events part and make a group look covered. So the counts are looked at for up
 // to rollupSettle and the answer is what they say at its end; only a shortfall of exactly
 // the block's counts in every group settles it sooner.
+//
+// Every count is of parts ZooKeeper lists for the replica (committedParts): the replica an
+// insert went to may show a rollup part whose commit had an unknown outcome and failed,
+// which 18.16 drops some 5 minutes later; counted, it would make the block look rolled up
+// on the one replica that has it, and nobody would write the rollup that is then missing.
 func (s *Sink) rollupShort(ctx context.Context, conn driver.Conn, id uint64, at time.Time) (bool, error) {
-	type group struct {
-		minute                   time.Time
-		errorType, category, env string
-		status                   uint16
-		known                    uint8
+	events := s.readTable[tableEvents]
+	from := "`" + s.db + "`." + events
+	minutes := "(SELECT DISTINCT toStartOfMinute(event_time) FROM " + from + " WHERE insert_id = ? AND ingested_at = ?)"
+	read := func(q string, args ...any) (partCounts[rollupGroup], error) {
+		c := partCounts[rollupGroup]{}
+		return c, c.read(ctx, conn, scanRollupGroup, q, args...)
 	}
-	const dims = "error_type, category, environment, status_code, known"
-	read := func(q string, args ...any) (map[group]uint64, error) {
-		rows, err := conn.Query(ctx, q, args...)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		out := map[group]uint64{}
-		for rows.Next() {
-			var g group
-			var n uint64
-			if err := rows.Scan(&g.minute, &g.errorType, &g.category, &g.env, &g.status, &g.known, &n); err != nil {
-				return nil, err
-			}
-			out[g] = n
-		}
-		return out, rows.Err()
-	}
-	events := "`" + s.db + "`." + s.readTable[tableEvents]
-	minutes := "(SELECT DISTINCT toStartOfMinute(event_time) FROM " + events + " WHERE insert_id = ? AND ingested_at = ?)"
-	ours, err := read("SELECT toStartOfMinute(event_time) AS minute, "+dims+", toUInt64(count()) FROM "+events+
-		" WHERE insert_id = ? AND ingested_at = ? GROUP BY minute, "+dims, id, at)
+	ours, err := read("SELECT _part, toStartOfMinute(event_time) AS minute, "+rollupDims+", toUInt64(count()) FROM "+from+
+		" WHERE insert_id = ? AND ingested_at = ? GROUP BY _part, minute, "+rollupDims, id, at)
 	if err != nil {
 		return false, err
 	}
 	deadline := time.Now().Add(rollupSettle)
 	for {
-		all, err := read("SELECT toStartOfMinute(event_time) AS minute, "+dims+", toUInt64(count()) FROM "+events+
-			" WHERE toStartOfMinute(event_time) IN "+minutes+" GROUP BY minute, "+dims, id, at)
+		all, err := read("SELECT _part, toStartOfMinute(event_time) AS minute, "+rollupDims+", toUInt64(count()) FROM "+from+
+			" WHERE toStartOfMinute(event_time) IN "+minutes+" GROUP BY _part, minute, "+rollupDims, id, at)
 		if err != nil {
 			return false, err
 		}
-		rolled, err := read("SELECT minute, "+dims+", toUInt64(sum(events)) FROM `"+s.db+"`."+s.rollupTable+
-			" WHERE minute IN "+minutes+" GROUP BY minute, "+dims, id, at)
+		rolled, err := read("SELECT _part, minute, "+rollupDims+", toUInt64(sum(events)) FROM `"+s.db+"`."+s.rollupTable+
+			" WHERE minute IN "+minutes+" GROUP BY _part, minute, "+rollupDims, id, at)
 		if err != nil {
 			return false, err
+		}
+		// The parts are listed after the reads: a part a read saw that ZooKeeper does not
+		// list then was never committed (merged or fetched parts are committed before they
+		// show, and merged-away parts stay listed for minutes).
+		eventParts, err := s.committedParts(ctx, conn, events)
+		if err != nil {
+			return false, err
+		}
+		rollupParts, err := s.committedParts(ctx, conn, s.rollupTable)
+		if err != nil {
+			return false, err
+		}
+		block, inEvents, inRollup := ours.committed(eventParts), all.committed(eventParts), rolled.committed(rollupParts)
+		if len(block) == 0 {
+			return false, fmt.Errorf("check the rollup of block %x: none of its rows is in a committed part of %s", id, from)
 		}
 		covered, exact := true, true
-		for g, n := range ours {
-			deficit := int64(all[g]) - int64(rolled[g])
+		for g, n := range block {
+			deficit := int64(inEvents[g]) - int64(inRollup[g])
 			covered = covered && deficit >= int64(n)
 			exact = exact && deficit == int64(n)
 		}
@@ -251,6 +329,53 @@ func (s *Sink) rollupShort(ctx context.Context, conn driver.Conn, id uint64, at 
 			return false, err
 		}
 	}
+}
+
+// committedParts returns the parts of the local table that ZooKeeper lists for the replica
+// conn reaches, or nil if the table is not Replicated there (every part counts). 18.16
+// shows a part only once it is listed, except one whose commit had an unknown outcome
+// ("Connection loss" during it): that part shows on the replica that wrote it while
+// ZooKeeper may not have it, and if so it is dropped some 5 minutes later
+// (MAX_AGE_OF_LOCAL_PART_THAT_WASNT_ADDED_TO_ZOOKEEPER). A view check must not take such a
+// part for the block's views: read the list after the rows it filters.
+func (s *Sink) committedParts(ctx context.Context, conn driver.Conn, table string) (map[string]bool, error) {
+	var paths []string
+	rows, err := conn.Query(ctx, "SELECT replica_path FROM system.replicas WHERE database = ? AND table = ?", s.db, table)
+	if err != nil {
+		return nil, fmt.Errorf("replica of %s.%s: %w", s.db, table, err)
+	}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("replica of %s.%s: %w", s.db, table, err)
+	}
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	names, err := conn.Query(ctx, "SELECT name FROM system.zookeeper WHERE path = ?", paths[0]+"/parts")
+	if err != nil {
+		return nil, fmt.Errorf("committed parts of %s.%s: %w", s.db, table, err)
+	}
+	defer names.Close()
+	parts := map[string]bool{}
+	for names.Next() {
+		var n string
+		if err := names.Scan(&n); err != nil {
+			return nil, err
+		}
+		parts[n] = true
+	}
+	if err := names.Err(); err != nil {
+		return nil, fmt.Errorf("committed parts of %s.%s: %w", s.db, table, err)
+	}
+	return parts, nil
 }
 
 // rollupSettle is how long a rollup shortfall is watched before it is taken as a block's.
@@ -283,8 +408,17 @@ func (w *tableWrite) afterRepeat(ctx context.Context, table string, rows []span,
 		}
 		var n uint64
 		err = s.retryRead(ctx, table, "count the repeated block", func(ctx context.Context) error {
-			return conn.QueryRow(ctx, "SELECT toUInt64(count()) FROM `"+s.db+"`."+s.readTable[table]+
-				" WHERE insert_id = ? AND "+timeCol+" = ?", id, w.at).Scan(&n)
+			found := partCounts[struct{}]{}
+			if err := found.read(ctx, conn, scanCount, "SELECT _part, toUInt64(count()) FROM `"+s.db+"`."+s.readTable[table]+
+				" WHERE insert_id = ? AND "+timeCol+" = ? GROUP BY _part", id, w.at); err != nil {
+				return err
+			}
+			committed, err := s.committedParts(ctx, conn, s.readTable[table])
+			if err != nil {
+				return err
+			}
+			n = found.committed(committed)[struct{}{}]
+			return nil
 		})
 		if err != nil {
 			return err

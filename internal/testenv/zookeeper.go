@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -138,5 +139,22 @@ func signalProcess(t testing.TB, p *process, sig syscall.Signal) {
 	}
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("testenv: signal %v to %s: %v", sig, p.name, err)
+	}
+}
+
+// DeleteAll removes the nodes at paths, each with everything under it, through
+// ZooKeeper's own command-line client (one JVM per path, about a second each). Tests use
+// it to leave a server with state that only a fault makes, such as a part its replica shows
+// but ZooKeeper does not list (a commit with an unknown outcome that did not happen).
+func (z *ZooKeeper) DeleteAll(t testing.TB, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, "java", "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+			"-cp", zookeeperJar+":"+slf4jJar, "org.apache.zookeeper.ZooKeeperMain", "-server", z.Addr, "deleteall", p).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("testenv: zookeeper deleteall %s: %v\n%s", p, err, out)
+		}
 	}
 }
