@@ -250,13 +250,8 @@ func Generate(c *catalog.Catalog) RuleFile {
 			},
 		},
 		Rule{
-			Alert: UnknownTypesAlert,
-			Expr: strings.Join([]string{
-				"# counted in the last 15m, or a series that did not exist 15m ago (its first event)",
-				`sum by (error_type) (increase(faultline_events_total{category="unknown"}[15m])) > 0`,
-				`or (sum by (error_type) (faultline_events_total{category="unknown"}) > 0`,
-				`    unless sum by (error_type) (faultline_events_total{category="unknown"} offset 15m))`,
-			}, "\n"),
+			Alert:  UnknownTypesAlert,
+			Expr:   countedLately("counted in the last 15m, or a series that did not exist 15m ago (its first event)", "error_type", `faultline_events_total{category="unknown"}`),
 			Labels: map[string]string{"severity": catalog.SeverityTicket, "team": "faultline"},
 			Annotations: map[string]string{
 				"summary":     "Unknown error type {{ $labels.error_type }} is arriving",
@@ -309,13 +304,8 @@ func Generate(c *catalog.Catalog) RuleFile {
 			},
 		},
 		Rule{
-			Alert: LedgerBrokenAlert,
-			Expr: strings.Join([]string{
-				"# a breach counted in the last 15m, or a breach series that did not exist 15m ago",
-				"sum by (instance, topic, partition) (increase(faultline_ledger_breaches_total[15m])) > 0",
-				"or (sum by (instance, topic, partition) (faultline_ledger_breaches_total) > 0",
-				"    unless sum by (instance, topic, partition) (faultline_ledger_breaches_total offset 15m))",
-			}, "\n"),
+			Alert:  LedgerBrokenAlert,
+			Expr:   countedLately("a breach counted in the last 15m, or a breach series that did not exist 15m ago", "instance, topic, partition", "faultline_ledger_breaches_total"),
 			Labels: map[string]string{"severity": catalog.SeverityPage, "team": "faultline"},
 			Annotations: map[string]string{
 				"summary":     "Offset ledger broken on {{ $labels.topic }}/{{ $labels.partition }}",
@@ -323,13 +313,8 @@ func Generate(c *catalog.Catalog) RuleFile {
 			},
 		},
 		Rule{
-			Alert: MessagesExpiredAlert,
-			Expr: strings.Join([]string{
-				"# counted in the last 15m, or a series that did not exist 15m ago",
-				"sum by (instance, topic) (increase(faultline_messages_expired_total[15m])) > 0",
-				"or (sum by (instance, topic) (faultline_messages_expired_total) > 0",
-				"    unless sum by (instance, topic) (faultline_messages_expired_total offset 15m))",
-			}, "\n"),
+			Alert:  MessagesExpiredAlert,
+			Expr:   countedLately("counted in the last 15m, or a series that did not exist 15m ago", "instance, topic", "faultline_messages_expired_total"),
 			Labels: map[string]string{"severity": catalog.SeverityPage, "team": "faultline"},
 			Annotations: map[string]string{
 				"summary":     "Messages of {{ $labels.topic }} expired before the ingester read them",
@@ -337,13 +322,8 @@ func Generate(c *catalog.Catalog) RuleFile {
 			},
 		},
 		Rule{
-			Alert: ViewsUncheckedAlert,
-			Expr: strings.Join([]string{
-				"# counted in the last 15m, or a series that did not exist 15m ago",
-				"sum by (instance, table) (increase(faultline_views_unchecked_total[15m])) > 0",
-				"or (sum by (instance, table) (faultline_views_unchecked_total) > 0",
-				"    unless sum by (instance, table) (faultline_views_unchecked_total offset 15m))",
-			}, "\n"),
+			Alert:  ViewsUncheckedAlert,
+			Expr:   countedLately("counted in the last 15m, or a series that did not exist 15m ago", "instance, table", "faultline_views_unchecked_total"),
 			Labels: map[string]string{"severity": catalog.SeverityTicket, "team": "faultline"},
 			Annotations: map[string]string{
 				"summary":     "A cluster block's views into {{ $labels.table }} could not be checked",
@@ -394,3 +374,15 @@ func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // oneLine folds whitespace so an annotation stays one readable line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// countedLately is an alert expression for a counter that grew in the last 15m or whose series
+// is new (a counter born at its first count has no increase to show for it), summed by the
+// labels in by; comment heads the expression in the rules file.
+func countedLately(comment, by, series string) string {
+	return strings.Join([]string{
+		"# " + comment,
+		"sum by (" + by + ") (increase(" + series + "[15m])) > 0",
+		"or (sum by (" + by + ") (" + series + ") > 0",
+		"    unless sum by (" + by + ") (" + series + " offset 15m))",
+	}, "\n")
+}

@@ -171,11 +171,11 @@ func (b *eventBuf) grew() int {
 // varBytes is the length of the variable-width data in the buffers (not their capacity):
 // string bytes, and per dictionary value its string and index entry.
 func (b *eventBuf) varBytes() int {
-	n := len(b.requestID.data) + len(b.path.data) + len(b.projectID.data) + len(b.organizationID.data) +
-		len(b.memberID.data) + len(b.client.data) + len(b.payload.data) + len(b.key.data) +
-		len(b.flags.items.data) + len(b.attrKeys.items.data) + len(b.attrValues.items.data)
-	for _, c := range [...]*lowCardCol{&b.errorType, &b.errorMessage, &b.errorURL, &b.environment, &b.category,
-		&b.actor, &b.method, &b.region, &b.catalogVersion, &b.topic} {
+	n := len(b.flags.items.data) + len(b.attrKeys.items.data) + len(b.attrValues.items.data)
+	for _, c := range b.strs() {
+		n += len(c.data)
+	}
+	for _, c := range b.lowCards() {
 		n += len(c.dict.data) + lowCardValueCost*len(c.vals)
 	}
 	return n
@@ -194,13 +194,15 @@ func (b *eventBuf) fingerprintOf(i int) uint64   { return b.fingerprint.v[i] }
 func (b *eventBuf) partitionOf(i int) *partition { return b.parts[i] }
 func (b *eventBuf) payloadLen(i int) int         { return len(b.payload.value(i)) }
 
-func (b *eventBuf) lowCards() []*lowCardCol {
-	return []*lowCardCol{&b.errorType, &b.errorMessage, &b.errorURL, &b.environment, &b.category,
+// lowCards and strs are arrays, not slices: grew calls them per row, and an array stays on
+// the stack.
+func (b *eventBuf) lowCards() [10]*lowCardCol {
+	return [...]*lowCardCol{&b.errorType, &b.errorMessage, &b.errorURL, &b.environment, &b.category,
 		&b.actor, &b.method, &b.region, &b.catalogVersion, &b.topic}
 }
 
-func (b *eventBuf) strs() []*strCol {
-	return []*strCol{&b.requestID, &b.path, &b.projectID, &b.organizationID, &b.memberID, &b.client, &b.payload, &b.key}
+func (b *eventBuf) strs() [8]*strCol {
+	return [...]*strCol{&b.requestID, &b.path, &b.projectID, &b.organizationID, &b.memberID, &b.client, &b.payload, &b.key}
 }
 
 func (b *eventBuf) reset() {

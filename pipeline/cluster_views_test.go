@@ -15,6 +15,19 @@ import (
 	"github.com/faultline/faultline/internal/testenv"
 )
 
+// shardOneSink is shard 1's table writer over its replicas r1 (inserts go there) and r2, in
+// cluster mode with local inserts, retrying quickly.
+func shardOneSink(ctx context.Context, t *testing.T, database string, r1, r2 driver.Conn) (*Sink, *writerMetrics) {
+	t.Helper()
+	m := newWriterMetrics(prometheus.NewRegistry())
+	base, err := newSink(ctx, r1, WriterConfig{Database: database, InsertTimeout: 2 * time.Second,
+		Retry: RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}}, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base.shardSink(r1, []driver.Conn{r1, r2}, 1, func(table string) string { return table + "_local" }, false), m
+}
+
 // A block that landed in a Replicated table without its views (the insert failed after the
 // commit, and the accepted repeat was dropped as a duplicate, which 18.16 does not pass to
 // views) gets them from afterRepeat: stored_offsets and the rollup hold it once, and a second
@@ -31,13 +44,7 @@ func TestClusterViewsOfABlockThatLandedWithout(t *testing.T) {
 		}
 	}
 
-	m := newWriterMetrics(prometheus.NewRegistry())
-	base, err := newSink(ctx, r1, WriterConfig{Database: db.Database, InsertTimeout: 2 * time.Second,
-		Retry: RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}}, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := base.shardSink(r1, []driver.Conn{r1, r2}, 1, func(table string) string { return table + "_local" }, false)
+	sink, m := shardOneSink(ctx, t, db.Database, r1, r2)
 
 	at := time.Now().UTC().Truncate(time.Second)
 	bufs := &batchBufs{}
@@ -115,13 +122,7 @@ func TestClusterViewsCheckCountsCommittedPartsOnly(t *testing.T) {
 		}
 	}
 	rollup := db.Database + ".events_per_minute_local"
-	m := newWriterMetrics(prometheus.NewRegistry())
-	base, err := newSink(ctx, r1, WriterConfig{Database: db.Database, InsertTimeout: 2 * time.Second,
-		Retry: RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}}, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := base.shardSink(r1, []driver.Conn{r1, r2}, 1, func(table string) string { return table + "_local" }, false)
+	sink, m := shardOneSink(ctx, t, db.Database, r1, r2)
 	at := time.Now().UTC().Truncate(time.Second)
 	block := func(partition int32, n, minutes int) *batchBufs {
 		bufs := &batchBufs{}
