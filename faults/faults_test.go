@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/faultline/faultline/internal/testenv"
 )
 
 // newRand returns a seeded source of randomness for fault timing; the seed is logged so a
@@ -398,7 +400,8 @@ func TestHostileBacklogStaysUnderTheMemoryBound(t *testing.T) {
 	b.WriteString("}")
 	payload := []byte(b.String())
 	w := &kafka.Writer{Addr: kafka.TCP(r.broker), Topic: topic, BatchTimeout: 5 * time.Millisecond,
-		RequiredAcks: kafka.RequireOne, Balancer: &kafka.RoundRobin{}, BatchBytes: 2 << 20}
+		RequiredAcks: kafka.RequireOne, Balancer: &kafka.RoundRobin{}, BatchBytes: 2 << 20,
+		Transport: testenv.WriterTransport(r.t)}
 	defer w.Close()
 	for sent := 0; sent < count; sent += 20 {
 		msgs := make([]kafka.Message, 20)

@@ -253,7 +253,8 @@ func (r *rig) addPoisonColumn() {
 // Producing, with ground truth
 
 func (r *rig) newWriter() *kafka.Writer {
-	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{r.broker}, Topic: topic, Balancer: "round-robin"})
+	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{r.broker}, Topic: topic, Balancer: "round-robin",
+		Transport: testenv.WriterTransport(r.t)})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func (r *rig) produce(seed uint64, count int64) {
 func (r *rig) producePoison(n int) {
 	r.t.Helper()
 	w := &kafka.Writer{Addr: kafka.TCP(r.broker), Topic: topic, BatchTimeout: 5 * time.Millisecond,
-		RequiredAcks: kafka.RequireOne, Balancer: &kafka.RoundRobin{}}
+		RequiredAcks: kafka.RequireOne, Balancer: &kafka.RoundRobin{}, Transport: testenv.WriterTransport(r.t)}
 	defer w.Close()
 	msgs := make([]kafka.Message, n)
 	for i := range msgs {

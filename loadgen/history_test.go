@@ -8,6 +8,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/loadgen"
 )
 
@@ -45,7 +46,7 @@ func TestProduceHistoryBackdates(t *testing.T) {
 	const topic = "history"
 	cat := loadCatalog(t)
 	addr := startBroker(t, topic)
-	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{addr}, Topic: topic, Compression: "lz4"})
+	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{addr}, Topic: topic, Compression: "lz4", Transport: testenv.WriterTransport(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,8 @@ type WriterConfig struct {
 	BatchSize    int
 	BatchTimeout time.Duration
 	// Transport carries SASL and TLS (kafkaconn.Connector.Transport); nil: plaintext with
-	// kafka-go's default transport.
+	// kafka-go's default transport, whose metadata cache is shared by the whole process
+	// (tests that start brokers on reused ports pass testenv.WriterTransport).
 	Transport kafka.RoundTripper
 }
 

@@ -73,7 +73,7 @@ func TestProduceToKfakeDeliversExactly(t *testing.T) {
 	const topic, count = "t", 20000
 	cat := loadCatalog(t)
 	addr := startBroker(t, topic)
-	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{addr}, Topic: topic, Compression: "lz4"})
+	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{addr}, Topic: topic, Compression: "lz4", Transport: testenv.WriterTransport(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func BenchmarkProduceKfake(b *testing.B) {
 	for _, comp := range []string{"none", "lz4"} {
 		b.Run(comp, func(b *testing.B) {
 			addr := startBroker(b, "bench")
-			w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{addr}, Topic: "bench", Compression: comp})
+			w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{addr}, Topic: "bench", Compression: comp, Transport: testenv.WriterTransport(b)})
 			if err != nil {
 				b.Fatal(err)
 			}

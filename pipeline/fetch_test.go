@@ -20,7 +20,7 @@ func TestPartitionReaderOutwaitsASlowCaller(t *testing.T) {
 	const topic = "slow-caller"
 	b := testenv.Broker(t, topic, 1)
 	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: topic, BatchSize: 3, BatchBytes: 4 << 20,
-		BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne}
+		BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne, Transport: testenv.WriterTransport(t)}
 	defer w.Close()
 	var msgs []kafka.Message
 	for i := range 3 {

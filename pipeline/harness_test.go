@@ -72,7 +72,8 @@ func (h *harness) produce(seed uint64, n int64, tweak func(*loadgen.Options)) {
 		tweak(&opts)
 	}
 	gen := loadgen.New(h.cat, opts)
-	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{h.broker}, Topic: h.topic, Balancer: "round-robin"})
+	w, err := loadgen.NewWriter(loadgen.WriterConfig{Brokers: []string{h.broker}, Topic: h.topic, Balancer: "round-robin",
+		Transport: testenv.WriterTransport(h.t)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -87,7 +88,8 @@ func (h *harness) produce(seed uint64, n int64, tweak func(*loadgen.Options)) {
 // produceRaw writes the given values as they are.
 func (h *harness) produceRaw(values ...string) {
 	h.t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(h.broker), Topic: h.topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne}
+	w := &kafka.Writer{Addr: kafka.TCP(h.broker), Topic: h.topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne,
+		Transport: testenv.WriterTransport(h.t)}
 	defer w.Close()
 	var msgs []kafka.Message
 	for _, v := range values {

@@ -39,7 +39,8 @@ func TestReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, Balancer: &kafka.Hash{}}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, Balancer: &kafka.Hash{},
+		Transport: testenv.WriterTransport(t)}
 	defer w.Close()
 	var msgs []kafka.Message
 	for i := range n {

@@ -39,7 +39,8 @@ func TestRequeuedRowIsSkippedOnReread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll,
+		Transport: testenv.WriterTransport(t)}
 	defer w.Close()
 	var msgs []kafka.Message
 	for i := range n {

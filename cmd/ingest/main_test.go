@@ -149,7 +149,7 @@ func TestDrainPrintsSummaryAndExits(t *testing.T) {
 	b := testenv.Broker(t, "api-errors", 3)
 	ch := testenv.ClickHouse(t)
 	env(t, b.Addr, ch.Addr, ch.Database)
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: "api-errors", BatchTimeout: 5 * time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: "api-errors", BatchTimeout: 5 * time.Millisecond, Transport: testenv.WriterTransport(t)}
 	var msgs []kafka.Message
 	for i := 0; i < 300; i++ {
 		v := fmt.Sprintf(`{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-%012d","error_type":"billing_not_verified"}`, i)
@@ -326,7 +326,7 @@ func TestReplayCommand(t *testing.T) {
 	ch := testenv.ClickHouse(t)
 	other := testenv.ClickHouse(t)
 	env(t, b.Addr, ch.Addr, ch.Database)
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: "api-errors", BatchTimeout: 5 * time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: "api-errors", BatchTimeout: 5 * time.Millisecond, Transport: testenv.WriterTransport(t)}
 	var msgs []kafka.Message
 	for i := 0; i < 300; i++ {
 		msgs = append(msgs, kafka.Message{Value: []byte(fmt.Sprintf(`{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-%012d","error_type":"billing_not_verified"}`, i))})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -272,4 +273,14 @@ func buildOnce(name, pkg string, b *binaryState) (string, error) {
 	}
 	b.atExit(func() { _ = os.RemoveAll(dir) })
 	return bin, nil
+}
+
+// WriterTransport returns a kafka-go Transport of the test's own, its idle connections
+// closed at cleanup. Test writers must not use kafka-go's shared default Transport: it
+// caches topic metadata per broker address for the whole process, so a writer talking to
+// a later broker on a reused port would route by the earlier broker's partition list.
+func WriterTransport(t testing.TB) *kafka.Transport {
+	tr := &kafka.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
 }

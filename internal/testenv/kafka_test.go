@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -152,4 +153,77 @@ func consumeFrom(t *testing.T, addrs []string, topic, group string, n int) map[s
 		}
 	}
 	return got
+}
+
+// A writer on WriterTransport routes by the metadata of the broker it talks to, even when
+// an earlier broker with another partition count listened on the same port moments ago:
+// the shared default Transport would still hold six partitions for the address and send
+// five of every six messages to partitions the new broker does not have.
+func TestWriterTransportReadsItsOwnBrokersMetadata(t *testing.T) {
+	const topic = "reused"
+	write := func(addr string, n int) map[int]int64 {
+		t.Helper()
+		w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: &kafka.RoundRobin{},
+			BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne, Transport: testenv.WriterTransport(t)}
+		defer w.Close()
+		msgs := make([]kafka.Message, n)
+		for i := range msgs {
+			msgs[i] = kafka.Message{Value: []byte(fmt.Sprintf("m%d", i))}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatalf("write %d messages to %s: %v", n, addr, err)
+		}
+		return endOffsets(t, addr, topic)
+	}
+
+	first := testenv.Broker(t, topic, 6)
+	if got := write(first.Addr, 60); len(got) != 6 {
+		t.Fatalf("the six-partition broker got messages on %d partitions, want 6: %v", len(got), got)
+	}
+	_, port, err := net.SplitHostPort(first.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Cluster.Close()
+	var p int
+	fmt.Sscan(port, &p)
+	second := testenv.Broker(t, topic, 1, kfake.Ports(p))
+	if second.Addr != first.Addr {
+		t.Fatalf("second broker listens on %s, want the first's %s", second.Addr, first.Addr)
+	}
+	if got := write(second.Addr, 12); got[0] != 12 || len(got) != 1 {
+		t.Fatalf("the one-partition broker on the reused port: messages per partition %v, want all 12 on 0", got)
+	}
+}
+
+// endOffsets returns the end offset of each partition of topic that holds messages.
+func endOffsets(t *testing.T, addr, topic string) map[int]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 5 * time.Second, Transport: testenv.WriterTransport(t)}
+	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(meta.Topics) != 1 {
+		t.Fatalf("metadata of %s from %s: %v", topic, addr, err)
+	}
+	var req []kafka.OffsetRequest
+	for _, p := range meta.Topics[0].Partitions {
+		req = append(req, kafka.LastOffsetOf(p.ID))
+	}
+	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	if err != nil {
+		t.Fatalf("end offsets of %s from %s: %v", topic, addr, err)
+	}
+	out := map[int]int64{}
+	for _, po := range res.Topics[topic] {
+		if po.Error != nil {
+			t.Fatalf("end offset of %s/%d: %v", topic, po.Partition, po.Error)
+		}
+		if po.LastOffset > 0 {
+			out[po.Partition] = po.LastOffset
+		}
+	}
+	return out
 }
