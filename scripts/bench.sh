@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: faultline side by side with its peers, in one run, on the same services and events.
 #
-# Starts its own dev broker and clickhouse-server 18.16 (own ports, state under .run/bench/,
-# wiped at every start, so it never touches `make services-up`), produces BENCH_EVENTS
+# Starts its own dev broker and clickhouse-server 18.16 (own ports, state under BENCH_DIR,
+# default .run/bench/, wiped at every start, so it never touches `make services-up`), produces BENCH_EVENTS
 # well-formed generated events (default 1000000) to a 6-partition topic with loadgen, then
 # measures, one after the other on that broker and server:
 #   (a) kcat reading the whole topic to /dev/null: the consume limit;
@@ -29,12 +29,19 @@
 # group), BENCH_PROFILE (1: CPU profile of the ingesters, 0: none), BENCH_PEER_CONSUMERS (the Kafka engine's kafka_num_consumers, 1: with 2, 18.16 was
 # seen to store part of the backlog twice after its consumers' rebalance), BENCH_KAFKA_PORT (29092),
 # BENCH_CH_TCP_PORT (29000), BENCH_CH_HTTP_PORT (28123), BENCH_PEER_TIMEOUT (seconds without
-# progress before the Kafka engine is given up on, 60).
+# progress before the Kafka engine is given up on, 60), BENCH_DIR (the state directory; it must
+# be new or hold a previous run's state).
+#
+# Runs back to back in one directory on ext4 slow the server down run after run: ext4 passes
+# over inodes freed in the last 60 to 300 s when it allocates new ones, and wiping a run's
+# state frees tens of thousands of part files (seen here: perf put 45% of clickhouse-server's
+# CPU in ext4_create -> recently_deleted, and its CPU for the same 1M rows went from 1.6 s to
+# 4.2 s over six runs). Space runs 5 minutes apart, or give each run a fresh BENCH_DIR.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/.run/bin"
-DIR="$ROOT/.run/bench"
+DIR="${BENCH_DIR:-$ROOT/.run/bench}"
 EVENTS="${BENCH_EVENTS:-1000000}"
 INGESTERS="${BENCH_INGESTERS:-1}"
 PROFILE="${BENCH_PROFILE:-1}"
@@ -157,8 +164,14 @@ mkdir -p "$BIN"
 (cd "$ROOT" && for c in ingest loadgen devbroker; do go build -ldflags "${FAULTLINE_LDFLAGS:-}" -o "$BIN/$c" "./cmd/$c" || exit 1; done) ||
 	die "go build failed"
 
+# Never wipe a directory this script did not make.
+if [[ -e $DIR && ! -e $DIR/.faultline-bench ]] && [[ -n $(ls -A "$DIR" 2>/dev/null) ]]; then
+	die "BENCH_DIR=$DIR exists and holds no earlier bench state (.faultline-bench): not wiping it"
+fi
 rm -rf "$DIR"
 mkdir -p "$DIR/kafka" "$DIR/clickhouse/log"
+: >"$DIR/.faultline-bench"
+STATE_FS=$({ findmnt -n -o FSTYPE --target "$DIR" 2>/dev/null || stat -f -c %T "$DIR"; } | head -n 1)
 
 log "starting devbroker on $KAFKA_ADDR (topic $TOPIC, $PARTITIONS partitions)"
 setsid "$BIN/devbroker" --addr "$KAFKA_ADDR" --data-dir "$DIR/kafka" \
@@ -433,6 +446,7 @@ cat <<EOF
 machine      $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (compare contenders within one run; a busy machine slows all)
 events       $produced bare bodies, all well-formed, catalog types only (18.16's Kafka engine stops
              at the first message it cannot parse and cannot read envelopes), $PARTITIONS partitions
+state        ${DIR#"$ROOT"/} ($STATE_FS)
 produced in  ${produce_s} s ($(rate "$produced" "$produce_s") msg/s, loadgen)
 --------------------------------------------------------------------------------------------
 contender                                   rows        s     rows/s   broker CPU  server CPU
