@@ -3,7 +3,29 @@ package pipeline
 import (
 	"context"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
+
+// batcherMetrics are the batcher's. The source marks the rows it skips (skipReasons) but
+// hands them on like the rest, so that their offsets are committed in order; the batcher
+// counts them where it leaves them out of the batch.
+type batcherMetrics struct {
+	Skipped *prometheus.CounterVec
+}
+
+// newBatcherMetrics creates the batcher's metrics on reg, each skip reason at zero.
+func newBatcherMetrics(reg prometheus.Registerer) *batcherMetrics {
+	m := &batcherMetrics{
+		Skipped: counterVec(promauto.With(reg), "messages_skipped_total",
+			"Messages read again after a restart or rebalance and not stored twice, by reason.", "reason"),
+	}
+	for _, r := range skipReasons {
+		m.Skipped.WithLabelValues(r)
+	}
+	return m
+}
 
 // pending is a sealed batch on its way to the sink.
 type pending struct {
@@ -64,7 +86,7 @@ func (in *Ingester) batchLoop(ctx context.Context, l *lane) {
 			counts.markers++
 		}
 		if r.skipped {
-			in.m.Skipped.WithLabelValues(r.skipReason).Inc()
+			in.batcherM.Skipped.WithLabelValues(r.skipReason).Inc()
 		} else {
 			if held := cur.Append(r); r.charged > held {
 				// The row was charged for its message and decoded event, which are gone

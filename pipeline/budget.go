@@ -7,7 +7,33 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
+
+// budgetMetrics are the in-flight budget's. A cluster's lanes each have a budget, a share
+// of batch.max_inflight_bytes; they all report into this one set, so that it
+// gives the ingester's totals.
+type budgetMetrics struct {
+	InflightBytes prometheus.Gauge
+	InflightLimit prometheus.Gauge
+	InflightWait  prometheus.Counter
+}
+
+// newBudgetMetrics creates the budget's metrics on reg, the limit set to limit
+// (batch.max_inflight_bytes).
+func newBudgetMetrics(reg prometheus.Registerer, limit int) *budgetMetrics {
+	f := promauto.With(reg)
+	m := &budgetMetrics{
+		InflightBytes: gauge(f, "inflight_bytes",
+			"Message bytes held between fetch and insert."),
+		InflightLimit: gauge(f, "inflight_bytes_limit",
+			"The configured bound on inflight bytes (batch.max_inflight_bytes)."),
+		InflightWait: counter(f, "inflight_wait_seconds_total",
+			"Seconds partitions waited for room under batch.max_inflight_bytes, summed over partitions: time ClickHouse held the ingester back."),
+	}
+	m.InflightLimit.Set(float64(limit))
+	return m
+}
 
 // budget bounds the bytes held between fetch and insert. Readers wait for room instead of
 // fetching more, so a slow or absent ClickHouse stops consumption rather than growing memory.
@@ -23,8 +49,14 @@ type budget struct {
 	waitCounter prometheus.Counter // follows waited in seconds; may be nil
 }
 
-func newBudget(limit int, gauge prometheus.Gauge, waitCounter prometheus.Counter) *budget {
-	return &budget{limit: int64(limit), freed: make(chan struct{}), gauge: gauge, waitCounter: waitCounter}
+// newBudget returns a budget of limit bytes that reports into m; with m nil it reports
+// nowhere.
+func newBudget(limit int, m *budgetMetrics) *budget {
+	b := &budget{limit: int64(limit), freed: make(chan struct{})}
+	if m != nil {
+		b.gauge, b.waitCounter = m.InflightBytes, m.InflightWait
+	}
+	return b
 }
 
 // addGauge reports a change of used; callers hold mu. Lanes of a cluster each have a budget

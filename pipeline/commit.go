@@ -6,11 +6,78 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/metrics"
 )
+
+// commitMetrics are the commit stage's: it hands each sealed batch to the writer and, once
+// the batch is stored, counts what it stored and commits its offsets. The ledger forgets
+// LastCommit's series of a partition given up, as it does its own (see newLedger).
+type commitMetrics struct {
+	Events        *prometheus.CounterVec
+	Rejected      *prometheus.CounterVec
+	Flagged       *prometheus.CounterVec
+	EventToStored prometheus.Histogram
+	Flushes       *prometheus.CounterVec
+	Commits       *prometheus.CounterVec
+	Abandoned     prometheus.Counter
+	LastCommit    *prometheus.GaugeVec
+	// Unknown bounds the error_type values of Events, deleting the series of a type whose
+	// slot it gives to another.
+	Unknown *metrics.UnknownTypes
+}
+
+// newCommitMetrics creates the commit stage's metrics on reg and exports a zero for every
+// known label value: each catalog type in each environment, each reason, flag, trigger and
+// result.
+func newCommitMetrics(reg prometheus.Registerer, cfg MetricsConfig) *commitMetrics {
+	f := promauto.With(reg)
+	m := &commitMetrics{
+		Events: counterVec(f, "events_total",
+			"Events stored in ClickHouse, by error type, category, environment and status code.", eventLabels...),
+		Rejected: counterVec(f, "rejected_total",
+			"Messages stored in quarantine instead of events, by reason.", "reason"),
+		Flagged: counterVec(f, "flagged_total",
+			"Stored events that carry a flag, by flag (an event may carry several).", "flag"),
+		EventToStored: f.NewHistogram(prometheus.HistogramOpts{Namespace: metrics.Namespace, Name: "event_to_stored_seconds",
+			Help:    "Time from an event's time to its row being stored.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 16)}),
+		Flushes: counterVec(f, "flushes_total",
+			"Batches flushed, by what triggered the flush.", "trigger"),
+		Commits: counterVec(f, "commits_total",
+			"Offset commits to Kafka, by result (ok, error).", "result"),
+		Abandoned: counter(f, "rows_abandoned_total",
+			"Rows not stored because their partition was given up first; the partition's next owner reads them again."),
+		LastCommit: gaugeVec(f, "last_commit_timestamp_seconds",
+			"Unix time of the last successful offset commit, per owned partition.", "topic", "partition"),
+	}
+	m.Unknown = metrics.NewUnknownTypes(cfg.MaxUnknownErrorTypes, func(name string) {
+		m.Events.DeletePartialMatch(prometheus.Labels{"error_type": name})
+	})
+
+	for _, t := range cfg.CatalogTypes {
+		for _, env := range metrics.Environments {
+			m.Events.WithLabelValues(t.ErrorType, t.Category, env, t.StatusCode)
+		}
+	}
+	for _, r := range reasons() {
+		m.Rejected.WithLabelValues(r)
+	}
+	for _, fl := range event.AllFlags() {
+		m.Flagged.WithLabelValues(fl.String())
+	}
+	for _, tr := range flushTriggers {
+		m.Flushes.WithLabelValues(tr)
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.Commits.WithLabelValues(r)
+	}
+	return m
+}
 
 // flushLoop stores a lane's sealed batches, up to cfg.Batch.Inserts at once, and hands each
 // result to the commit stage in the order the batches were sealed: the end of the chain. Each
@@ -32,7 +99,7 @@ func (in *Ingester) flushLoop(ctx context.Context, l *lane) {
 		defer close(committed)
 		for f := range ordered {
 			r := <-f.done
-			in.m.Abandoned.Add(float64(r.res.Abandoned))
+			in.commitM.Abandoned.Add(float64(r.res.Abandoned))
 			err := r.err
 			if err == nil {
 				in.account(r.res)
@@ -59,7 +126,7 @@ func (in *Ingester) flushLoop(ctx context.Context, l *lane) {
 				}
 			}
 		case p := <-l.batches:
-			in.m.Flushes.WithLabelValues(p.trigger).Inc()
+			in.commitM.Flushes.WithLabelValues(p.trigger).Inc()
 			f := inFlight{p: p, done: make(chan result, 1)}
 			ordered <- f
 			go func() {
@@ -119,19 +186,19 @@ func (in *Ingester) account(res Result) {
 				flagged++
 				for _, f := range in.flags {
 					if flags.Has(f) {
-						in.m.Flagged.WithLabelValues(f.String()).Inc()
+						in.commitM.Flagged.WithLabelValues(f.String()).Inc()
 					}
 				}
 			}
 			at := time.Unix(int64(ev.eventTime.v[i]), int64(ev.eventTimeMs.v[i])*int64(time.Millisecond))
-			in.m.EventToStored.Observe(now.Sub(at).Seconds())
+			in.commitM.EventToStored.Observe(now.Sub(at).Seconds())
 		})
 		for k, n := range counts {
 			t := ev.errorType.vals[k.errorType]
 			if !k.known {
-				t = in.m.Unknown.Label(t, now)
+				t = in.commitM.Unknown.Label(t, now)
 			}
-			in.m.Events.WithLabelValues(t, ev.category.vals[k.category], ev.environment.vals[k.env],
+			in.commitM.Events.WithLabelValues(t, ev.category.vals[k.category], ev.environment.vals[k.env],
 				metrics.StatusLabel(k.status, k.trusted)).Add(float64(n))
 		}
 	}
@@ -144,7 +211,7 @@ func (in *Ingester) account(res Result) {
 		}
 	}
 	for reason, n := range reasons {
-		in.m.Rejected.WithLabelValues(reason).Add(float64(n))
+		in.commitM.Rejected.WithLabelValues(reason).Add(float64(n))
 	}
 	in.statsMu.Lock()
 	in.stats.Stored += int64(res.Events)
@@ -182,12 +249,12 @@ func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) e
 			// Not fatal for the data: the rows are stored, and a later commit or the next
 			// owner's skip covers them. But whoever waits for this batch (a revoke, a drain)
 			// must hear that the commit did not happen.
-			in.m.Commits.WithLabelValues("error").Inc()
+			in.commitM.Commits.WithLabelValues("error").Inc()
 			in.log.Warn("offset commit failed", "generation", gen.ID, "error", err)
 			errs = append(errs, fmt.Errorf("commit offsets %v of generation %d: %w", offsets, gen.ID, err))
 			continue
 		}
-		in.m.Commits.WithLabelValues("ok").Inc()
+		in.commitM.Commits.WithLabelValues("ok").Inc()
 		now := float64(time.Now().Unix())
 		for part := range p.next {
 			if part.gen != gen || part.abandoned.Load() {
@@ -195,7 +262,7 @@ func (in *Ingester) commitOffsets(ctx context.Context, p *pending, res Result) e
 			}
 			part.committed.Store(p.next[part])
 			part.committedG.Set(float64(p.next[part]))
-			in.m.LastCommit.WithLabelValues(part.topic, part.label).Set(now)
+			in.commitM.LastCommit.WithLabelValues(part.topic, part.label).Set(now)
 		}
 	}
 	return errors.Join(errs...)

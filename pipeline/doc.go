@@ -39,8 +39,11 @@
 //	views.go     a block that landed on a Replicated table while its insert failed: write
 //	             what its views (stored_offsets, the rollup) would have
 //	config.go    the pipeline's own Config (cmd/ingest builds it from config.Config)
-//	metrics.go   the ingester's metrics, built by newMetrics from the registry New is given
-//	             (the writer's are in writer.go: a Sink also runs alone, in ingest requeue)
+//	metrics.go   what the stages' metrics share: MetricsConfig, the label values exported
+//	             at zero, constructors in the faultline_ namespace. Each stage defines the
+//	             metrics it writes in its own file (sourceMetrics, batcherMetrics,
+//	             commitMetrics, ledgerMetrics, lagMetrics, budgetMetrics, writerMetrics);
+//	             New creates them all on the registry it is given
 //
 // Acknowledgements flow backwards: a Kafka offset is committed only after every message at
 // or below it is stored in events or quarantine. See README.md "Exactly once" for why a

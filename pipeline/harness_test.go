@@ -124,9 +124,14 @@ type instance struct {
 	m   testMetrics
 }
 
-// testMetrics are an ingester's metrics, its writer's included.
+// testMetrics are an ingester's metrics, every stage's: tests name a metric without
+// saying which stage has it.
 type testMetrics struct {
-	*ingestMetrics
+	*sourceMetrics
+	*batcherMetrics
+	*commitMetrics
+	*ledgerMetrics
+	*lagMetrics
 	*writerMetrics
 }
 
@@ -150,7 +155,7 @@ func (h *harness) newIngester(cfg *Config) *instance {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { _ = in.Close() })
-	return &instance{in: in, reg: reg, m: testMetrics{in.m, in.sink.m}}
+	return &instance{in: in, reg: reg, m: testMetrics{in.sourceM, in.batcherM, in.commitM, in.ledger.m, in.lag.m, in.sink.m}}
 }
 
 // drain runs an ingester of group until it has caught up.

@@ -23,7 +23,6 @@ import (
 type Ingester struct {
 	cfg     Config
 	log     *slog.Logger
-	m       *ingestMetrics
 	checker *event.Checker
 	sink    *Sink // the first lane's; on a single server the only one
 	conn    driver.Conn
@@ -38,6 +37,12 @@ type Ingester struct {
 	shardConns []driver.Conn
 
 	flags []event.Flags // every flag, for counting them per event without allocating
+
+	// The metrics of the stages that run as the Ingester's methods; the ledger, the lag
+	// watcher, the lanes' budgets and the sinks hold their own.
+	sourceM  *sourceMetrics
+	batcherM *batcherMetrics
+	commitM  *commitMetrics
 
 	shuttingDown atomic.Bool
 	stats        Summary
@@ -83,26 +88,27 @@ func New(cfg Config, checker *event.Checker, conn driver.Conn, kc *kafkaconn.Con
 	if err != nil {
 		return nil, err
 	}
-	m := newMetrics(reg, cfg.Metrics)
-	m.InflightLimit.Set(float64(cfg.Batch.MaxInflightBytes))
-	for _, t := range cfg.Kafka.Topics {
-		m.OffsetsReused.WithLabelValues(t)
-		m.Expired.WithLabelValues(t)
-	}
+	// Every stage's metrics on the one registry; the writer's are the sink's (above).
+	commitM := newCommitMetrics(reg, cfg.Metrics)
+	lagM := newLagMetrics(reg)
+	budgetM := newBudgetMetrics(reg, cfg.Batch.MaxInflightBytes)
 	a := &admin{client: kc.Client(10 * time.Second), group: cfg.Kafka.Group, topics: cfg.Kafka.Topics, brokers: cfg.Kafka.Brokers}
-	l := newLedger(m)
+	l := newLedger(newLedgerMetrics(reg), lagM.LagMessages, lagM.LagSeconds, commitM.LastCommit)
 	in := &Ingester{
-		cfg: cfg, log: log, m: m, checker: checker, conn: conn,
-		admin:  a,
-		dialer: kc.Dialer(),
-		ledger: l,
-		lag:    newLagWatcher(a, l, m, log),
-		flags:  event.AllFlags(),
+		cfg: cfg, log: log, checker: checker, conn: conn,
+		admin:    a,
+		dialer:   kc.Dialer(),
+		ledger:   l,
+		lag:      newLagWatcher(a, l, lagM, log),
+		flags:    event.AllFlags(),
+		sourceM:  newSourceMetrics(reg, cfg.Kafka.Topics),
+		batcherM: newBatcherMetrics(reg),
+		commitM:  commitM,
 	}
 	sink.reread = in.reread
 	if cfg.Cluster == nil {
-		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, m.InflightBytes, m.InflightWait))}}
-	} else if err := in.clusterLanes(ctx, sink, cfg.Cluster); err != nil {
+		in.lanes = &lanes{all: []*lane{newLane("", 0, sink, newBudget(cfg.Batch.MaxInflightBytes, budgetM))}}
+	} else if err := in.clusterLanes(ctx, sink, cfg.Cluster, budgetM); err != nil {
 		return nil, err
 	}
 	in.sink, in.items = in.lanes.all[0].sink, in.lanes.all[0].items
@@ -202,11 +208,11 @@ func (in *Ingester) Run(ctx context.Context, opts RunOptions) (Summary, error) {
 			if runCtx.Err() != nil {
 				break
 			}
-			in.m.KafkaErrors.WithLabelValues("join").Inc()
+			in.sourceM.KafkaErrors.WithLabelValues("join").Inc()
 			in.log.Warn("consumer group error; rejoining", "group", in.cfg.Kafka.Group, "error", err)
 			continue
 		}
-		in.m.Rebalances.Inc()
+		in.sourceM.Rebalances.Inc()
 		n := 0
 		var released sync.WaitGroup
 		for topic, parts := range gen.Assignments {

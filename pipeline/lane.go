@@ -68,7 +68,7 @@ func (in *Ingester) laneOf(ctx context.Context, topic string, partition int) (*l
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		in.m.KafkaErrors.WithLabelValues("shard_of").Inc()
+		in.sourceM.KafkaErrors.WithLabelValues("shard_of").Inc()
 		in.log.Warn("cannot ask ClickHouse which shard holds a partition; partition waits", "topic", topic, "partition", partition, "error", err)
 		if sleep(ctx, ls.all[0].sink.backoff(classify(err), attempt)) != nil {
 			return nil, ctx.Err()
@@ -80,8 +80,8 @@ func shardName(n int) string { return "shard " + strconv.Itoa(n) }
 
 // clusterLanes makes one lane per shard of the cluster: a Sink over a connection to the
 // shard's replicas and an equal share of the in-flight budget, so that a shard that is down
-// holds at most its share while the others go on.
-func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, c *ClusterConfig) error {
+// holds at most its share while the others go on. Every share reports into bm.
+func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, c *ClusterConfig, bm *budgetMetrics) error {
 	if cols := shardingColumnsOutsidePartition(c.ShardingKey); len(cols) > 0 {
 		return fmt.Errorf("cluster %s: the sharding key %s uses %v, which spreads one Kafka partition over several shards; the ingester needs kafka_topic and kafka_partition only", c.Name, c.ShardingKey, cols)
 	}
@@ -113,7 +113,7 @@ func (in *Ingester) clusterLanes(ctx context.Context, sink *Sink, c *ClusterConf
 			replicas = append(replicas, rc)
 		}
 		in.lanes.all = append(in.lanes.all, newLane(shardName(sh.num), sh.num,
-			sink.shardSink(conn, replicas, sh.num, c.LocalTable, c.ViaDistributed), newBudget(share, in.m.InflightBytes, in.m.InflightWait)))
+			sink.shardSink(conn, replicas, sh.num, c.LocalTable, c.ViaDistributed), newBudget(share, bm)))
 	}
 	in.log.Info("writing to a ClickHouse cluster, one lane per shard", "cluster", c.Name, "shards", len(shards),
 		"via_distributed", c.ViaDistributed, "sharding_key", c.ShardingKey)

@@ -7,8 +7,42 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/segmentio/kafka-go"
 )
+
+// ledgerMetrics are the offset ledger's, per owned partition. The ledger creates each
+// partition's series when it is assigned (the committer sets the stored, quarantined and
+// committed offsets through the partition) and deletes them when it is given up.
+type ledgerMetrics struct {
+	OffsetConsumed    *prometheus.GaugeVec
+	OffsetStored      *prometheus.GaugeVec
+	OffsetQuarantined *prometheus.GaugeVec
+	OffsetCommitted   *prometheus.GaugeVec
+	// Consumed moves with OffsetConsumed: partition.read counts each message it records.
+	Consumed *prometheus.CounterVec
+	Assigned prometheus.Gauge
+}
+
+// newLedgerMetrics creates the ledger's metrics on reg. They have no label values to
+// export at zero: partitions get theirs once owned.
+func newLedgerMetrics(reg prometheus.Registerer) *ledgerMetrics {
+	f := promauto.With(reg)
+	return &ledgerMetrics{
+		OffsetConsumed: gaugeVec(f, "offset_consumed",
+			"Next offset to read (last offset read + 1), per owned partition.", "topic", "partition"),
+		OffsetStored: gaugeVec(f, "offset_stored",
+			"Last offset + 1 whose row is stored in events, per owned partition.", "topic", "partition"),
+		OffsetQuarantined: gaugeVec(f, "offset_quarantined",
+			"Last offset + 1 whose row is stored in quarantine, per owned partition.", "topic", "partition"),
+		OffsetCommitted: gaugeVec(f, "offset_committed",
+			"Offset committed to Kafka (next to read), per owned partition.", "topic", "partition"),
+		Consumed: counterVec(f, "messages_consumed_total",
+			"Messages read from Kafka, by topic.", "topic"),
+		Assigned: gauge(f, "assigned_partitions",
+			"Partitions this ingester owns now."),
+	}
+}
 
 // partition is the state of one owned partition for one consumer-group generation. Its
 // offsets form the ledger: consumed >= resolved >= committed must always hold, where resolved
@@ -35,13 +69,18 @@ type partition struct {
 
 // ledger tracks the partitions this ingester owns.
 type ledger struct {
-	m     *ingestMetrics
-	mu    sync.Mutex
-	owned map[*partition]struct{}
+	m *ledgerMetrics
+	// others are the (topic, partition) series other stages keep per owned partition (the
+	// lag watcher's, the committer's last commit): gone with the partition like m's.
+	others []*prometheus.GaugeVec
+	mu     sync.Mutex
+	owned  map[*partition]struct{}
 }
 
-func newLedger(m *ingestMetrics) *ledger {
-	return &ledger{m: m, owned: map[*partition]struct{}{}}
+// newLedger returns a ledger that owns nothing yet. others are the series other stages
+// export per owned partition, labelled topic and partition, which disown deletes too.
+func newLedger(m *ledgerMetrics, others ...*prometheus.GaugeVec) *ledger {
+	return &ledger{m: m, others: others, owned: map[*partition]struct{}{}}
 }
 
 // own registers a newly assigned partition starting at offset start (the group's committed
@@ -90,8 +129,8 @@ func (l *ledger) disown(p *partition) {
 	if still {
 		return
 	}
-	for _, v := range []*prometheus.GaugeVec{l.m.OffsetConsumed, l.m.OffsetStored, l.m.OffsetQuarantined,
-		l.m.OffsetCommitted, l.m.LagMessages, l.m.LagSeconds, l.m.LastCommit} {
+	for _, v := range append([]*prometheus.GaugeVec{l.m.OffsetConsumed, l.m.OffsetStored, l.m.OffsetQuarantined,
+		l.m.OffsetCommitted}, l.others...) {
 		v.DeleteLabelValues(p.topic, p.label)
 	}
 }

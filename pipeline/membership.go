@@ -60,12 +60,12 @@ func (in *Ingester) keepMembership(ctx context.Context, gen *kafka.Generation, r
 			// In a rebalance the heartbeat still keeps the session: the group waits for
 			// this member to rejoin once its partitions are released.
 		case errors.Is(err, kafka.UnknownMemberId), errors.Is(err, kafka.IllegalGeneration):
-			in.m.KafkaErrors.WithLabelValues("heartbeat").Inc()
+			in.sourceM.KafkaErrors.WithLabelValues("heartbeat").Inc()
 			in.log.Warn("the group gave this member's partitions away while they were still flushing; their next owner waits out the inserts in flight",
 				"generation", gen.ID, "error", err)
 			return
 		default:
-			in.m.KafkaErrors.WithLabelValues("heartbeat").Inc()
+			in.sourceM.KafkaErrors.WithLabelValues("heartbeat").Inc()
 			in.log.Warn("heartbeat while flushing failed; retrying", "generation", gen.ID, "error", err)
 			coordinator = nil // it may have moved
 		}

@@ -14,7 +14,13 @@ import (
 func TestEveryKnownLabelExportedAtZero(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	types := []metrics.CatalogType{{ErrorType: "billing_not_verified", Category: "billing", StatusCode: "400"}, {ErrorType: "invalid_email", Category: "email", StatusCode: "400"}}
-	m := newMetrics(reg, MetricsConfig{CatalogTypes: types, MaxUnknownErrorTypes: 3})
+	// Every stage's, as New creates them.
+	m := newCommitMetrics(reg, MetricsConfig{CatalogTypes: types, MaxUnknownErrorTypes: 3})
+	newSourceMetrics(reg, []string{"api-errors"})
+	newBatcherMetrics(reg)
+	newLedgerMetrics(reg)
+	newLagMetrics(reg)
+	newBudgetMetrics(reg, 1<<20)
 	w := newWriterMetrics(reg)
 	if got := testutil.CollectAndCount(m.Events); got != len(types)*len(metrics.Environments) {
 		t.Fatalf("events_total series = %d, want %d", got, len(types)*len(metrics.Environments))

@@ -19,8 +19,8 @@ import (
 func TestEventSeriesStayBoundedUnderAFlood(t *testing.T) {
 	cat := mustCatalog(t)
 	const maxUnknown = 50
-	m := newMetrics(prometheus.NewRegistry(), MetricsConfig{CatalogTypes: metrics.CatalogTypes(cat), MaxUnknownErrorTypes: maxUnknown})
-	in := &Ingester{m: m, flags: event.AllFlags()}
+	m := newCommitMetrics(prometheus.NewRegistry(), MetricsConfig{CatalogTypes: metrics.CatalogTypes(cat), MaxUnknownErrorTypes: maxUnknown})
+	in := &Ingester{commitM: m, flags: event.AllFlags()}
 	checker := event.NewChecker(cat, event.Options{})
 	r := rand.New(rand.NewPCG(8, 8))
 	envs := []string{"request-id-live-b05c992f-ebdc-489d-a754-c7e70ba13141", "request-id-test-b05c992f-ebdc-489d-a754-c7e70ba13141", "junk"}

@@ -5,8 +5,45 @@ import (
 	"errors"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/segmentio/kafka-go"
 )
+
+// sourceMetrics are the consumer's: what it found in the partitions' logs, the generations
+// it joined and the Kafka operations that failed it. kafka_errors_total has this one owner
+// although the group loop (join), the heartbeat while flushing and the wait for a
+// partition's shard count in it too: all of them are the consumer waiting to read.
+type sourceMetrics struct {
+	OffsetsReused *prometheus.CounterVec
+	Expired       *prometheus.CounterVec
+	KafkaErrors   *prometheus.CounterVec
+	Rebalances    prometheus.Counter
+}
+
+// newSourceMetrics creates the consumer's metrics on reg, each of topics and each Kafka
+// operation at zero.
+func newSourceMetrics(reg prometheus.Registerer, topics []string) *sourceMetrics {
+	f := promauto.With(reg)
+	m := &sourceMetrics{
+		OffsetsReused: counterVec(f, "offsets_reused_total",
+			"Messages found at an offset where ClickHouse holds rows of another message (a recreated topic): stored, not skipped.", "topic"),
+		Expired: counterVec(f, "messages_expired_total",
+			"Messages the partition's log no longer held when the group came to read them (retention, DeleteRecords): never read, never stored.", "topic"),
+		KafkaErrors: counterVec(f, "kafka_errors_total",
+			"Kafka operations that failed and were retried, by operation (fetch, join, stored_offsets, seek, shard_of, heartbeat).", "op"),
+		Rebalances: counter(f, "rebalances_total",
+			"Consumer group generations this ingester has joined."),
+	}
+	for _, op := range kafkaOps {
+		m.KafkaErrors.WithLabelValues(op)
+	}
+	for _, t := range topics {
+		m.OffsetsReused.WithLabelValues(t)
+		m.Expired.WithLabelValues(t)
+	}
+	return m
+}
 
 // item is what a partition hands the batcher: a row, or a request to flush everything
 // handed over so far.
@@ -52,7 +89,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			if ctx.Err() != nil {
 				return nil, false
 			}
-			in.m.KafkaErrors.WithLabelValues("stored_offsets").Inc()
+			in.sourceM.KafkaErrors.WithLabelValues("stored_offsets").Inc()
 			in.log.Warn("cannot read stored offsets; partition waits", "topic", topic, "partition", a.ID, "shard", l.name, "error", err)
 			if sleep(ctx, l.sink.backoff(classify(err), attempt)) != nil {
 				return nil, false
@@ -73,7 +110,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 		minBytes: in.cfg.Kafka.MinFetchBytes, maxBytes: in.cfg.Kafka.MaxFetchBytes, maxWait: in.cfg.Kafka.MaxWait,
 		start: a.Offset,
 		skipped: func(from, to int64) {
-			in.m.Expired.WithLabelValues(topic).Add(float64(to - from))
+			in.sourceM.Expired.WithLabelValues(topic).Add(float64(to - from))
 			in.log.Warn("partition's log no longer holds offsets the group has not read (retention?); reading on from its first offset",
 				"topic", topic, "partition", a.ID, "from", from, "to", to, "messages", to-from)
 		},
@@ -90,7 +127,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			if errors.Is(err, errSeek) {
 				op = "seek"
 			}
-			in.m.KafkaErrors.WithLabelValues(op).Inc()
+			in.sourceM.KafkaErrors.WithLabelValues(op).Inc()
 			in.log.Warn(op+" failed; retrying", "topic", topic, "partition", a.ID, "error", err)
 			if sleep(ctx, l.sink.backoff(classRetryable, attempt)) != nil {
 				return
@@ -114,7 +151,7 @@ func (in *Ingester) consume(ctx context.Context, gen *kafka.Generation, topic st
 			stored, reused = skip.match(msg.Offset, row.fingerprint)
 		}
 		if reused {
-			in.m.OffsetsReused.WithLabelValues(topic).Inc()
+			in.sourceM.OffsetsReused.WithLabelValues(topic).Inc()
 			if !reuseLogged {
 				reuseLogged = true
 				in.log.Warn("rows of another message are stored at this offset (a recreated topic, or another cluster with the same topic name?); storing the new message too",

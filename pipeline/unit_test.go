@@ -165,7 +165,7 @@ func TestFingerprint(t *testing.T) {
 
 func TestBudgetBlocksAtLimitAndWakesOnRelease(t *testing.T) {
 	waits := prometheus.NewCounter(prometheus.CounterOpts{Name: "w"})
-	b := newBudget(100, nil, waits)
+	b := newBudget(100, &budgetMetrics{InflightWait: waits})
 	ctx := context.Background()
 	if _, err := b.acquire(ctx, 60); err != nil {
 		t.Fatal(err)
@@ -231,7 +231,7 @@ func TestBatcherAnswersWaitersOnceOnShutdown(t *testing.T) {
 	}
 	l := &lane{
 		sink:    &Sink{},
-		budget:  newBudget(1<<20, nil, nil),
+		budget:  newBudget(1<<20, nil),
 		items:   make(chan item, 1),
 		batches: make(chan *pending), // nobody stores: the hand-over blocks
 	}

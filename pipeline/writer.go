@@ -136,9 +136,6 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 	histogramVec := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 		return f.NewHistogramVec(prometheus.HistogramOpts{Namespace: metrics.Namespace, Name: name, Help: help, Buckets: buckets}, labels)
 	}
-	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return f.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: name, Help: help}, labels)
-	}
 	m := &writerMetrics{
 		BatchRows: histogramVec("batch_rows", "Rows per insert, by table.",
 			prometheus.ExponentialBuckets(1, 4, 10), "table"),
@@ -146,20 +143,20 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 			prometheus.ExponentialBuckets(1024, 4, 10), "table"),
 		InsertDuration: histogramVec("insert_duration_seconds", "Duration of successful inserts, by table.",
 			prometheus.ExponentialBuckets(0.001, 2.5, 12), "table"),
-		InsertErrors: counterVec("insert_errors_total",
+		InsertErrors: counterVec(f, "insert_errors_total",
 			"Failed insert attempts, by table and class (retryable, data, fatal).", "table", "class"),
-		InsertRetries: counterVec("insert_retries_total",
+		InsertRetries: counterVec(f, "insert_retries_total",
 			"Insert attempts repeated after an error, by table and class.", "table", "class"),
-		RetryCauses: counterVec("insert_retry_causes_total",
+		RetryCauses: counterVec(f, "insert_retry_causes_total",
 			"Insert attempts repeated after a retryable error, by table and cause (connection, timeout, replica_readonly, zookeeper, shard_unavailable, too_many_parts, memory, other).", "table", "cause"),
-		ViewsRepaired: counterVec("views_repaired_total",
+		ViewsRepaired: counterVec(f, "views_repaired_total",
 			"Blocks that landed in a Replicated table while the insert failed, whose views (stored_offsets, the rollup) the ingester wrote itself, by table.", "table"),
-		ViewsUnchecked: counterVec("views_unchecked_total",
+		ViewsUnchecked: counterVec(f, "views_unchecked_total",
 			"Blocks that landed in a Replicated table while the insert failed whose views could not be checked (no replica of the shard could sync in time): stored_offsets may lack them, and a next owner of their partitions store them again, by table.", "table"),
-		RowsStored: counterVec("rows_stored_total",
+		RowsStored: counterVec(f, "rows_stored_total",
 			"Rows written to ClickHouse, by table.", "table"),
-		RereadErrors: f.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: "refused_reread_errors_total",
-			Help: "Failed reads of a refused event's message back from Kafka for its quarantine row (after the last, it is stored without its payload)."}),
+		RereadErrors: counter(f, "refused_reread_errors_total",
+			"Failed reads of a refused event's message back from Kafka for its quarantine row (after the last, it is stored without its payload)."),
 	}
 	for _, tbl := range []string{tableEvents, tableQuarantine} {
 		m.RowsStored.WithLabelValues(tbl)
