@@ -113,6 +113,9 @@ type Retry struct {
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	FatalBackoff   time.Duration
+	// UnreadyAfter: /readyz answers not ready once inserts have failed this long with none
+	// succeeding (0: never for retryable errors; fatal ones always do).
+	UnreadyAfter time.Duration
 }
 
 // Checks configures the event checks.
@@ -252,6 +255,7 @@ func Defaults() map[string]any {
 		"retry.initial_backoff": "100ms",
 		"retry.max_backoff":     "10s",
 		"retry.fatal_backoff":   "30s",
+		"retry.unready_after":   "2m",
 
 		"checks.max_message_bytes": "64KiB",
 		"checks.max_clock_skew":    "24h",
@@ -398,6 +402,19 @@ func (r *reader) duration(key string, min time.Duration) time.Duration {
 	}
 	if d < min {
 		r.fail(key, "must be at least %s, got %s", min, d)
+	}
+	return d
+}
+
+// durationOrZero is duration, with 0 also allowed (0 turns the setting off).
+func (r *reader) durationOrZero(key string, min time.Duration) time.Duration {
+	d, err := cast.ToDurationE(r.v.Get(key))
+	if err != nil {
+		r.fail(key, "want a duration such as 2m, or 0 for off, got %v", r.v.Get(key))
+		return 0
+	}
+	if d != 0 && d < min {
+		r.fail(key, "must be 0 (off) or at least %s, got %s", min, d)
 	}
 	return d
 }
@@ -585,6 +602,7 @@ func fromViper(v *viper.Viper) (*Config, error) {
 		InitialBackoff: r.duration("retry.initial_backoff", time.Millisecond),
 		MaxBackoff:     r.duration("retry.max_backoff", time.Millisecond),
 		FatalBackoff:   r.duration("retry.fatal_backoff", time.Millisecond),
+		UnreadyAfter:   r.durationOrZero("retry.unready_after", time.Second),
 	}
 	if c.Retry.MaxBackoff < c.Retry.InitialBackoff {
 		r.fail("retry.max_backoff", "must be at least retry.initial_backoff (%s)", c.Retry.InitialBackoff)

@@ -176,6 +176,7 @@ func TestEnvOverrides(t *testing.T) {
 	t.Setenv("FAULTLINE_BATCH_MAX_ROWS", "123")
 	t.Setenv("FAULTLINE_BATCH_MAX_AGE", "250ms")
 	t.Setenv("FAULTLINE_CLICKHOUSE_PASSWORD", "s3cret")
+	t.Setenv("FAULTLINE_RETRY_UNREADY_AFTER", "0") // off
 	c, err := Load(repoConfig(t))
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +188,8 @@ func TestEnvOverrides(t *testing.T) {
 		t.Errorf("topics = %q", got)
 	}
 	if c.Kafka.Group != "g2" || c.ClickHouse.Addr[0] != "ch:9440" || c.ClickHouse.Database != "errs" ||
-		c.Batch.MaxRows != 123 || c.Batch.MaxAge != 250*time.Millisecond || c.ClickHouse.Password != "s3cret" {
+		c.Batch.MaxRows != 123 || c.Batch.MaxAge != 250*time.Millisecond || c.ClickHouse.Password != "s3cret" ||
+		c.Retry.UnreadyAfter != 0 {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
 }
@@ -221,6 +223,8 @@ func TestBadValuesNameTheirKey(t *testing.T) {
 		{"FAULTLINE_BATCH_INSERT_TIMEOUT", "15s", "batch.insert_timeout"}, // half the rebalance timeout
 		{"FAULTLINE_BATCH_INSERT_TIMEOUT", "1ms", "batch.insert_timeout"},
 		{"FAULTLINE_METRICS_PPROF", "maybe", "metrics.pprof"},
+		{"FAULTLINE_RETRY_UNREADY_AFTER", "soon", "retry.unready_after"},
+		{"FAULTLINE_RETRY_UNREADY_AFTER", "10ms", "retry.unready_after"},
 		{"FAULTLINE_INGEST_MEMORY_LIMIT", "lots", "ingest.memory_limit"},
 		{"FAULTLINE_INGEST_MEMORY_LIMIT", "1MiB", "ingest.memory_limit"},
 		{"FAULTLINE_INGEST_MEMORY_LIMIT", "-64MiB", "ingest.memory_limit"},

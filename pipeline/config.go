@@ -78,6 +78,9 @@ type RetryConfig struct {
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	FatalBackoff   time.Duration // for fatal errors (missing table, permissions)
+	// UnreadyAfter (retry.unready_after): Ready fails once a table's inserts have failed
+	// this long with none succeeding; 0 turns that off.
+	UnreadyAfter time.Duration
 }
 
 // check reports the first field that would make the pipeline misbehave (config.Load already

@@ -277,12 +277,20 @@ func (in *Ingester) Ready(ctx context.Context) error {
 	if len(pending) > 0 {
 		return fmt.Errorf("schema: migrations %v not applied", pending)
 	}
+	now := time.Now()
 	for _, l := range in.lanes.all {
+		where := "clickhouse"
+		if l.name != "" {
+			where += " " + l.name
+		}
 		if err := l.sink.fatalError(); err != nil {
-			if l.name != "" {
-				return fmt.Errorf("clickhouse %s refuses inserts until someone acts: %w", l.name, err)
+			return fmt.Errorf("%s refuses inserts until someone acts: %w", where, err)
+		}
+		if limit := in.cfg.Writer.Retry.UnreadyAfter; limit > 0 {
+			if d, f := l.sink.failingFor(now); d >= limit {
+				return fmt.Errorf("%s: inserts into %s have failed for %s with none succeeding (retry.unready_after %s); the latest: %w",
+					where, f.table, d.Round(time.Second), limit, f.err)
 			}
-			return fmt.Errorf("clickhouse refuses inserts until someone acts: %w", err)
 		}
 	}
 	if _, err := in.admin.client.Metadata(ctx, &kafka.MetadataRequest{Topics: in.cfg.Kafka.Topics}); err != nil {

@@ -57,6 +57,9 @@ type Sink struct {
 
 	// fatal holds the last fatal insert error until an insert succeeds: /readyz reports it.
 	fatal atomic.Pointer[error]
+	// failing is the first failed attempt since the last insert that succeeded, and its
+	// table and latest error; nil while inserts succeed. Ready reports a failure that lasts.
+	failing atomic.Pointer[insertFailure]
 
 	insertSQL map[string]string
 	// readTable names the table each logical table is read back from (verify, skip read):
@@ -217,10 +220,13 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 		rows, id, err = w.attempt(ctx, table, rows, &ids)
 		n := spansLen(rows)
 		if n == 0 {
+			// Every row left belonged to partitions given up: nothing is failing any more.
+			s.failing.Store(nil)
 			return nil
 		}
 		if err == nil {
 			s.fatal.Store(nil)
+			s.failing.Store(nil)
 			s.m.InsertDuration.WithLabelValues(table).Observe(time.Since(start).Seconds())
 			if s.replicated && ids.failed && id == ids.id {
 				// This block was sent before and failed: the success may be the table
@@ -238,6 +244,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 		}
 		class := classify(err)
 		s.m.InsertErrors.WithLabelValues(table, string(class)).Inc()
+		s.noteFailure(table, err)
 		if class == classFatal {
 			s.fatal.Store(&err)
 		}
@@ -292,6 +299,7 @@ func (w *tableWrite) store(ctx context.Context, table string, rows []span) error
 				// materialized view failed, and its target misses this block.
 				s.log.Warn("insert failed after every row landed; a materialized view may have missed them",
 					"table", table, "rows", spansLen(done), "class", class, "error", err)
+				s.failing.Store(nil) // the rows are stored: the ingester makes progress
 				return nil
 			}
 			n = spansLen(rows)
@@ -529,6 +537,33 @@ func (s *Sink) fatalError() error {
 		return *p
 	}
 	return nil
+}
+
+// insertFailure is a run of failed insert attempts with no success between them.
+type insertFailure struct {
+	since time.Time // the run's first failed attempt
+	table string    // the table of its latest attempt
+	err   error     // and that attempt's error
+}
+
+// noteFailure records a failed attempt: the run keeps its start, the latest error replaces
+// the one before it.
+func (s *Sink) noteFailure(table string, err error) {
+	since := time.Now()
+	if prev := s.failing.Load(); prev != nil {
+		since = prev.since
+	}
+	s.failing.Store(&insertFailure{since: since, table: table, err: err})
+}
+
+// failingFor returns how long inserts have failed with none succeeding, and the latest
+// failure; zero while they succeed.
+func (s *Sink) failingFor(now time.Time) (time.Duration, *insertFailure) {
+	f := s.failing.Load()
+	if f == nil {
+		return 0, nil
+	}
+	return now.Sub(f.since), f
 }
 
 // insertQueryPrefix starts the query id of every insert attempt: the server's

@@ -47,6 +47,7 @@ func writerConfig(cfg *config.Config) pipeline.WriterConfig {
 			InitialBackoff: cfg.Retry.InitialBackoff,
 			MaxBackoff:     cfg.Retry.MaxBackoff,
 			FatalBackoff:   cfg.Retry.FatalBackoff,
+			UnreadyAfter:   cfg.Retry.UnreadyAfter,
 		},
 	}
 }
