@@ -8,6 +8,10 @@
 // with chDB) ApplyTTL also sets it, so rows expire between runs at row granularity.
 //
 // Dropping is idempotent: several ingesters running it on a schedule only repeat no-ops.
+//
+// On a cluster (schema.Cluster) the rows live in each shard's <table>_local: the partitions
+// are listed across the shards (the cluster() table function reads one replica of each), and
+// each is dropped ON CLUSTER, which a Replicated table's replicas then follow.
 package retention
 
 import (
@@ -107,16 +111,20 @@ type Drop struct {
 	Rows      uint64
 }
 
-// Run drops the expired partitions of every table of p in database db and returns them; with
-// dryRun it only lists them. A failing table does not stop the others; the error names each.
-func Run(ctx context.Context, ex schema.Executor, db string, p Policy, now time.Time, dryRun bool) ([]Drop, error) {
+// Run drops the expired partitions of every table of p in database db (on cluster c, or the
+// single server ex talks to when c is the zero value) and returns them; with dryRun it only
+// lists them. A failing table does not stop the others; the error names each.
+func Run(ctx context.Context, ex schema.Executor, db string, c schema.Cluster, p Policy, now time.Time, dryRun bool) ([]Drop, error) {
 	if err := schema.ValidateDatabase(db); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	var drops []Drop
 	var errs []error
 	for _, t := range Tables(p) {
-		d, err := runTable(ctx, ex, db, t, now, dryRun)
+		d, err := runTable(ctx, ex, db, c, t, now, dryRun)
 		drops = append(drops, d...)
 		if err != nil {
 			errs = append(errs, err)
@@ -128,14 +136,25 @@ func Run(ctx context.Context, ex schema.Executor, db string, p Policy, now time.
 	return drops, nil
 }
 
-func runTable(ctx context.Context, ex schema.Executor, db string, t Table, now time.Time, dryRun bool) ([]Drop, error) {
+// where says how a table is reached on c: the table holding its rows (the shard-local
+// one on a cluster), the parts table that lists them on every shard, and the ON CLUSTER
+// clause of its DDL. c is validated and the names are ours: safe to splice into SQL.
+func where(c schema.Cluster, table string) (local, parts, onCluster string) {
+	if !c.Enabled() {
+		return table, "system.parts", ""
+	}
+	return c.LocalTable(table), "cluster('" + c.Name + "', system, parts)", " ON CLUSTER " + c.Name
+}
+
+func runTable(ctx context.Context, ex schema.Executor, db string, c schema.Cluster, t Table, now time.Time, dryRun bool) ([]Drop, error) {
 	if t.Keep <= 0 {
 		return nil, nil
 	}
-	// db is validated, table names are ours: the only text spliced into SQL.
-	ids, err := ex.QueryUint64s(ctx, schema.Render("SELECT DISTINCT toUInt64(partition) FROM system.parts WHERE database = '"+db+"' AND table = '"+t.Name+"' AND active ORDER BY 1", db))
+	local, parts, onCluster := where(c, t.Name)
+	// db and c are validated, table names are ours: the only text spliced into SQL.
+	ids, err := ex.QueryUint64s(ctx, schema.Render("SELECT DISTINCT toUInt64(partition) FROM "+parts+" WHERE database = '"+db+"' AND table = '"+local+"' AND active ORDER BY 1", db))
 	if err != nil {
-		return nil, fmt.Errorf("%s.%s: list partitions: %w", db, t.Name, err)
+		return nil, fmt.Errorf("%s.%s: list partitions: %w", db, local, err)
 	}
 	var drops []Drop
 	for _, id := range ids {
@@ -146,9 +165,10 @@ func runTable(ctx context.Context, ex schema.Executor, db string, t Table, now t
 		if !exp {
 			continue
 		}
-		rows, err := ex.QueryUint64s(ctx, schema.Render(fmt.Sprintf("SELECT sum(rows) FROM system.parts WHERE database = '%s' AND table = '%s' AND active AND partition = '%d'", db, t.Name, id), db))
+		// cluster() reads one replica of each shard, so rows are counted once.
+		rows, err := ex.QueryUint64s(ctx, schema.Render(fmt.Sprintf("SELECT sum(rows) FROM %s WHERE database = '%s' AND table = '%s' AND active AND partition = '%d'", parts, db, local, id), db))
 		if err != nil {
-			return drops, fmt.Errorf("%s.%s partition %d: count rows: %w", db, t.Name, id, err)
+			return drops, fmt.Errorf("%s.%s partition %d: count rows: %w", db, local, id, err)
 		}
 		d := Drop{Table: t.Name, Partition: id}
 		if len(rows) > 0 {
@@ -156,8 +176,8 @@ func runTable(ctx context.Context, ex schema.Executor, db string, t Table, now t
 		}
 		if !dryRun {
 			// id is a number read from the server, printed by us: safe to splice.
-			if err := ex.Exec(ctx, schema.Render(fmt.Sprintf("ALTER TABLE ${db}.%s DROP PARTITION %d", t.Name, id), db)); err != nil {
-				return drops, fmt.Errorf("%s.%s: drop partition %d: %w", db, t.Name, id, err)
+			if err := ex.Exec(ctx, schema.Render(fmt.Sprintf("ALTER TABLE ${db}.%s%s DROP PARTITION %d", local, onCluster, id), db)); err != nil {
+				return drops, fmt.Errorf("%s.%s: drop partition %d%s: %w", db, local, id, onCluster, err)
 			}
 		}
 		drops = append(drops, d)
@@ -176,9 +196,14 @@ func SupportsTTL(ctx context.Context, ex schema.Executor) (bool, error) {
 }
 
 // ApplyTTL sets (or, for a retention of 0, removes) each table's TTL on a server that has
-// TTL, and reports whether it did. On 18.16 it does nothing: Run is the retention there.
-func ApplyTTL(ctx context.Context, ex schema.Executor, db string, p Policy) (bool, error) {
+// TTL, and reports whether it did; on a cluster, on the shard-local tables ON CLUSTER (not
+// tried here: the only cluster on these machines is 18.16's). On 18.16 it does nothing: Run
+// is the retention there.
+func ApplyTTL(ctx context.Context, ex schema.Executor, db string, c schema.Cluster, p Policy) (bool, error) {
 	if err := schema.ValidateDatabase(db); err != nil {
+		return false, err
+	}
+	if err := c.Validate(); err != nil {
 		return false, err
 	}
 	ok, err := SupportsTTL(ctx, ex)
@@ -186,9 +211,10 @@ func ApplyTTL(ctx context.Context, ex schema.Executor, db string, p Policy) (boo
 		return false, err
 	}
 	for _, t := range Tables(p) {
-		stmt := fmt.Sprintf("ALTER TABLE ${db}.%s MODIFY TTL %s + INTERVAL %d DAY", t.Name, t.Column, int(t.Keep/Day))
+		local, _, onCluster := where(c, t.Name)
+		stmt := fmt.Sprintf("ALTER TABLE ${db}.%s%s MODIFY TTL %s + INTERVAL %d DAY", local, onCluster, t.Column, int(t.Keep/Day))
 		if t.Keep <= 0 {
-			stmt = fmt.Sprintf("ALTER TABLE ${db}.%s REMOVE TTL", t.Name)
+			stmt = fmt.Sprintf("ALTER TABLE ${db}.%s%s REMOVE TTL", local, onCluster)
 		}
 		if err := ex.Exec(ctx, schema.Render(stmt, db)); err != nil {
 			if t.Keep <= 0 {

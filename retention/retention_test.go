@@ -109,7 +109,7 @@ func TestDropPartitions(t *testing.T) {
 			}
 			fill(t, ex, db)
 
-			dry, err := retention.Run(ctx, ex, db, p, now, true)
+			dry, err := retention.Run(ctx, ex, db, schema.Cluster{}, p, now, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestDropPartitions(t *testing.T) {
 				t.Fatalf("dry run removed rows: %d events left", n)
 			}
 
-			done, err := retention.Run(ctx, ex, db, p, now, false)
+			done, err := retention.Run(ctx, ex, db, schema.Cluster{}, p, now, false)
 			if err != nil || drops(done) != want {
 				t.Fatalf("run: %s, %v; want %s", drops(done), err, want)
 			}
@@ -139,7 +139,7 @@ func TestDropPartitions(t *testing.T) {
 			if n := count(t, ex, "SELECT toUInt64(sum(events)) FROM "+db+".events_per_minute"); n != 3 {
 				t.Errorf("rollup holds %d events, want 3", n)
 			}
-			again, err := retention.Run(ctx, ex, db, p, now, false)
+			again, err := retention.Run(ctx, ex, db, schema.Cluster{}, p, now, false)
 			if err != nil || len(again) != 0 {
 				t.Errorf("second run: %v, %v", again, err)
 			}
@@ -166,7 +166,7 @@ func TestTTL(t *testing.T) {
 	if _, err := schema.Migrate(ctx, native, ch.Database); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := retention.ApplyTTL(ctx, native, ch.Database, p)
+	applied, err := retention.ApplyTTL(ctx, native, ch.Database, schema.Cluster{}, p)
 	if err != nil || applied {
 		t.Fatalf("18.16: ApplyTTL = %v, %v; want false, nil", applied, err)
 	}
@@ -178,7 +178,7 @@ func TestTTL(t *testing.T) {
 	if _, err := schema.Migrate(ctx, ex, db); err != nil {
 		t.Fatal(err)
 	}
-	applied, err = retention.ApplyTTL(ctx, ex, db, p)
+	applied, err = retention.ApplyTTL(ctx, ex, db, schema.Cluster{}, p)
 	if err != nil || !applied {
 		t.Fatalf("26.7: ApplyTTL = %v, %v; want true", applied, err)
 	}
@@ -209,7 +209,7 @@ func TestTTL(t *testing.T) {
 		t.Errorf("%d young rows, want 1", n)
 	}
 	// Retention 0 removes the TTL again.
-	if _, err := retention.ApplyTTL(ctx, ex, db, retention.Policy{}); err != nil {
+	if _, err := retention.ApplyTTL(ctx, ex, db, schema.Cluster{}, retention.Policy{}); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := s.Query("SHOW CREATE TABLE "+db+".events", "TSVRaw")
@@ -240,7 +240,7 @@ func TestSchedule(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		retention.Schedule(sctx, ex, ch.Database, retention.Policy{Events: 30 * retention.Day}, 50*time.Millisecond, m, slog.New(slog.DiscardHandler))
+		retention.Schedule(sctx, ex, ch.Database, schema.Cluster{}, retention.Policy{Events: 30 * retention.Day}, 50*time.Millisecond, m, slog.New(slog.DiscardHandler))
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for testutil.ToFloat64(m.Runs.WithLabelValues("ok")) < 2 && time.Now().Before(deadline) {
@@ -263,5 +263,75 @@ func TestSchedule(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.Runs.WithLabelValues("error")); got != 0 {
 		t.Errorf("%v failed runs", got)
+	}
+}
+
+// TestDropPartitionsOnCluster runs retention on the 2x2 cluster: the partitions of every
+// shard's local tables are listed (rows counted once per shard, not per replica), dropped ON
+// CLUSTER, and gone from every replica.
+func TestDropPartitionsOnCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	db := testenv.ClickHouseCluster(t)
+	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
+	ex := schema.Native(db.Conn)
+	if _, err := schema.MigrateOn(ctx, ex, db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
+		t.Fatalf("migrate on cluster %s: %v", db.Name, err)
+	}
+	// Rows straight into each shard's local tables: shard 1 is node 0, shard 2 node 2. The
+	// expired day 2026-10-01 is on both shards, the quarantine's expired day on shard 2 only.
+	fillShard := func(node int, eventDays, quarantineDays []string) {
+		t.Helper()
+		conn := db.NodeConn(t, node)
+		for _, day := range eventDays {
+			if err := conn.Exec(ctx, "INSERT INTO events_local (event_time, ingested_at, error_type, status_code, kafka_partition) SELECT toDateTime('"+day+" 10:00:00') AS t, t, 'billing_not_verified', 400, "+strconv.Itoa(node)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, day := range quarantineDays {
+			if err := conn.Exec(ctx, "INSERT INTO quarantine_local (received_at, reason, payload) SELECT toDateTime('"+day+" 10:00:00'), 'not_json_object', 'x"+strconv.Itoa(node)+"'"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fillShard(0, []string{"2026-10-01", "2026-11-19"}, []string{"2026-11-15"})
+	fillShard(2, []string{"2026-10-01", "2026-10-25"}, []string{"2026-11-10"})
+	local := []string{"events_local", "quarantine_local", "stored_offsets_local", "events_per_minute_local"}
+	db.SyncReplicas(t, local...)
+
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	p := retention.Policy{Events: 30 * retention.Day, Quarantine: 7 * retention.Day, Rollup: 400 * retention.Day}
+	want := "events/20261001(2) quarantine/20261110(1) stored_offsets/20261001(2)"
+	dry, err := retention.Run(ctx, ex, db.Database, cl, p, now, true)
+	if err != nil || drops(dry) != want {
+		t.Fatalf("dry run: %s, %v; want %s", drops(dry), err, want)
+	}
+	done, err := retention.Run(ctx, ex, db.Database, cl, p, now, false)
+	if err != nil || drops(done) != want {
+		t.Fatalf("run: %s, %v; want %s", drops(done), err, want)
+	}
+	db.SyncReplicas(t, local...)
+	// What each replica holds afterwards, shard 1 then shard 2 (stored_offsets has a row for
+	// each event and quarantine row; the rollup keeps its 400 days).
+	wantLeft := map[string][2]uint64{"events_local": {1, 1}, "quarantine_local": {1, 0}, "stored_offsets_local": {2, 2}, "events_per_minute_local": {2, 2}}
+	for i, n := range db.Nodes {
+		conn := db.NodeConn(t, i)
+		for table, per := range wantLeft {
+			var got uint64
+			q := "SELECT count() FROM " + table
+			if table == "events_per_minute_local" {
+				q = "SELECT toUInt64(sum(events)) FROM " + table
+			}
+			if err := conn.QueryRow(ctx, q).Scan(&got); err != nil {
+				t.Fatalf("%s on %s: %v", q, n.Name, err)
+			}
+			if want := per[n.Shard-1]; got != want {
+				t.Errorf("%s on %s (shard %d): %d left, want %d", table, n.Name, n.Shard, got, want)
+			}
+		}
+	}
+	again, err := retention.Run(ctx, ex, db.Database, cl, p, now, false)
+	if err != nil || len(again) != 0 {
+		t.Errorf("second run: %v, %v", again, err)
 	}
 }

@@ -52,11 +52,11 @@ func (m *Metrics) Observe(drops []Drop, err error) {
 
 // Schedule runs retention at once and then every interval until ctx ends, logging each drop
 // and error; a failed run is retried at the next tick, it never stops the ingester.
-func Schedule(ctx context.Context, ex schema.Executor, db string, p Policy, interval time.Duration, m *Metrics, log *slog.Logger) {
+func Schedule(ctx context.Context, ex schema.Executor, db string, c schema.Cluster, p Policy, interval time.Duration, m *Metrics, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		drops, err := Run(ctx, ex, db, p, time.Now(), false)
+		drops, err := Run(ctx, ex, db, c, p, time.Now(), false)
 		if ctx.Err() != nil {
 			return
 		}

@@ -208,7 +208,7 @@ func run(ctx context.Context, out, errOut io.Writer, cfgPath string, drain bool,
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			retention.Schedule(rctx, schema.Native(conn), cfg.ClickHouse.Database, policy(cfg), cfg.Retention.Interval, rm, log)
+			retention.Schedule(rctx, schema.Native(conn), cfg.ClickHouse.Database, cfg.ClickHouse.Cluster.Schema(), policy(cfg), cfg.Retention.Interval, rm, log)
 		}()
 		defer func() { stopRetention(); <-done }()
 	}

@@ -41,13 +41,13 @@ several places and on a schedule: a run finds nothing left to do the second time
 			ex := schema.Native(conn)
 			p := policy(cfg)
 			if !dryRun {
-				ttl, err := retention.ApplyTTL(cmd.Context(), ex, cfg.ClickHouse.Database, p)
+				ttl, err := retention.ApplyTTL(cmd.Context(), ex, cfg.ClickHouse.Database, cfg.ClickHouse.Cluster.Schema(), p)
 				if err != nil {
 					return err
 				}
 				log.Info("retention", "ttl_set", ttl, "events", p.Events, "quarantine", p.Quarantine, "rollup", p.Rollup)
 			}
-			drops, err := retention.Run(cmd.Context(), ex, cfg.ClickHouse.Database, p, time.Now(), dryRun)
+			drops, err := retention.Run(cmd.Context(), ex, cfg.ClickHouse.Database, cfg.ClickHouse.Cluster.Schema(), p, time.Now(), dryRun)
 			verb := "dropped"
 			if dryRun {
 				verb = "would drop"
