@@ -112,6 +112,13 @@ func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerM
 	if v, err := conn.ServerVersion(); err == nil {
 		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)
 	}
+	if cfg.Distributed {
+		// As an ingester's lanes with clickhouse.cluster_insert distributed, but one Sink
+		// for every shard: reads go through the Distributed tables too, and the views are
+		// not checked (see checkViews).
+		s.settings = clickhouse.Settings{"insert_distributed_sync": 1}
+		s.replicated = true
+	}
 	return s, nil
 }
 

@@ -75,7 +75,7 @@ func TestSQLOnCHDB(t *testing.T) {
 	if got := run(storedSQL(db, []int64{10, 12}), "api-errors", uint32(0)); got != "12" {
 		t.Errorf("stored look-up %q, want 12", got)
 	}
-	run(deleteSQL(db, []int64{10, 12}), "api-errors", uint32(0), until)
+	run(deleteSQL(db, schema.Cluster{}, []int64{10, 12}), "api-errors", uint32(0), until)
 	deadline := time.Now().Add(30 * time.Second)
 	for run("SELECT count() FROM "+db+".quarantine") != "2" && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

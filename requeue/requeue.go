@@ -8,6 +8,11 @@
 // quarantine rows of every message now in events. Run again after any failure, it finishes
 // the job without doubling anything. ClickHouse 18.16 deletes with a mutation (ALTER DELETE),
 // which completes in the background: until it has, a moved message is visible in both tables.
+//
+// On a cluster (Options.Cluster) the rows go through the Distributed tables, synchronously,
+// and the delete runs ON CLUSTER on every shard's quarantine_local. The check for messages
+// already in events reads one replica of each shard: run again within seconds of a run that
+// failed after its insert, it can miss rows the other replica has not fetched yet.
 package requeue
 
 import (
@@ -41,6 +46,11 @@ type Options struct {
 	// Progress, when set, is told the messages checked so far of the selection's size (at
 	// most Limit), as rows are read and once more when the run is done.
 	Progress func(done, total int64)
+	// Cluster is the ClickHouse cluster the database is on (the zero value: one server).
+	// Reads and inserts go through its Distributed tables (the sink must be made with
+	// pipeline.WriterConfig.Distributed); the moved rows are deleted from every shard's
+	// quarantine_local, ON CLUSTER, since a Distributed table takes no mutations.
+	Cluster schema.Cluster
 }
 
 // Result counts one run.
@@ -68,6 +78,9 @@ type quarantined struct {
 func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checker, sink *pipeline.Sink, o Options) (Result, error) {
 	res := Result{Accepted: map[string]int{}, StillRejected: map[string]int{}}
 	if err := schema.ValidateDatabase(db); err != nil {
+		return res, err
+	}
+	if err := o.Cluster.Validate(); err != nil {
 		return res, err
 	}
 	if o.Limit <= 0 {
@@ -153,7 +166,7 @@ func Run(ctx context.Context, conn driver.Conn, db string, checker *event.Checke
 	}
 	// Every accepted message is now in events (or, refused by the server, in a new quarantine
 	// row): its old quarantine row goes.
-	if err := deleteQuarantined(ctx, conn, db, accepted, o.Until); err != nil {
+	if err := deleteQuarantined(ctx, conn, db, o.Cluster, accepted, o.Until); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -245,10 +258,10 @@ func storedChunk(ctx context.Context, conn driver.Conn, db string, k offsetKey, 
 	return nil
 }
 
-func deleteQuarantined(ctx context.Context, conn driver.Conn, db string, rows []*pipeline.Row, before time.Time) error {
+func deleteQuarantined(ctx context.Context, conn driver.Conn, db string, c schema.Cluster, rows []*pipeline.Row, before time.Time) error {
 	for k, chunks := range byPartition(rows) {
 		for _, offs := range chunks {
-			if err := deleteChunk(ctx, conn, db, k, offs, before); err != nil {
+			if err := deleteChunk(ctx, conn, db, c, k, offs, before); err != nil {
 				return err
 			}
 		}
@@ -256,10 +269,10 @@ func deleteQuarantined(ctx context.Context, conn driver.Conn, db string, rows []
 	return nil
 }
 
-func deleteChunk(ctx context.Context, conn driver.Conn, db string, k offsetKey, offs []int64, before time.Time) error {
+func deleteChunk(ctx context.Context, conn driver.Conn, db string, c schema.Cluster, k offsetKey, offs []int64, before time.Time) error {
 	// Only the rows read (received before the run): a row the server refused during this run
 	// was quarantined anew, received now.
-	if err := conn.Exec(ctx, deleteSQL(db, offs), k.topic, uint32(k.partition), before); err != nil {
+	if err := conn.Exec(ctx, deleteSQL(db, c, offs), k.topic, uint32(k.partition), before); err != nil {
 		return fmt.Errorf("requeue: delete moved rows from %s.quarantine: %w", db, err)
 	}
 	return nil
@@ -271,9 +284,14 @@ func storedSQL(db string, offs []int64) string {
 }
 
 // deleteSQL deletes the quarantine rows at offs of one topic and partition received before a
-// time (the arguments).
-func deleteSQL(db string, offs []int64) string {
-	return "ALTER TABLE " + schema.Render("${db}", db) + ".quarantine DELETE WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset IN " + inList(offs) + " AND received_at < ?"
+// time (the arguments); on cluster c from every shard's local table (c is validated: its name
+// is an identifier).
+func deleteSQL(db string, c schema.Cluster, offs []int64) string {
+	table := schema.Render("${db}", db) + "." + c.LocalTable("quarantine")
+	if c.Enabled() {
+		table += " ON CLUSTER " + c.Name
+	}
+	return "ALTER TABLE " + table + " DELETE WHERE kafka_topic = ? AND kafka_partition = ? AND kafka_offset IN " + inList(offs) + " AND received_at < ?"
 }
 
 // inList prints offsets as an IN list. They are integers read from ClickHouse and printed

@@ -51,14 +51,17 @@ counts. Rows ClickHouse itself refused (server_rejected) are left alone unless n
 			defer conn.Close()
 			checker := event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
 			// The sink counts into metrics nobody scrapes here: a one-off command.
-			sink, err := pipeline.NewSink(cmd.Context(), conn, writerConfig(cfg), prometheus.NewRegistry(), log)
+			wc := writerConfig(cfg)
+			wc.Distributed = cfg.ClickHouse.Cluster.Enabled()
+			sink, err := pipeline.NewSink(cmd.Context(), conn, wc, prometheus.NewRegistry(), log)
 			if err != nil {
 				return err
 			}
 			f, isFile := cmd.ErrOrStderr().(*os.File)
 			pm := progress.New(cmd.ErrOrStderr(), "requeue", "messages", progress.Options{Terminal: isFile && progress.IsTerminal(f)})
 			res, err := requeue.Run(cmd.Context(), conn, cfg.ClickHouse.Database, checker, sink,
-				requeue.Options{Reasons: only, Since: time.Now().Add(-since), Limit: limit, DryRun: dryRun, Progress: pm.Update})
+				requeue.Options{Reasons: only, Since: time.Now().Add(-since), Limit: limit, DryRun: dryRun, Progress: pm.Update,
+					Cluster: cfg.ClickHouse.Cluster.Schema()})
 			pm.Finish()
 			printRequeue(cmd, res, dryRun, log)
 			return err
