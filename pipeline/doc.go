@@ -19,9 +19,10 @@
 //	             encoding; blockinsert.go hands them to clickhouse-go's insert as its block
 //	writer.go    the table writer (Sink): events, then quarantine, as spans of the batch's
 //	             rows (what landed, abandoned or split off leaves a span), each attempt under
-//	             batch.insert_timeout, read back once the server is done with it before any
-//	             retry, isolating rows the server or the client library refuses; and the
-//	             fence a new owner of a partition waits on (inserts begun before it are over)
+//	             batch.insert_timeout, isolating rows the server or the client library refuses
+//	landed.go    what an attempt stored, read back once the server is done with it before any
+//	             retry; and the fence a new owner of a partition waits on (inserts begun
+//	             before it are over)
 //	retry.go     the error classes (retryable, data, fatal) and the backoff between attempts
 //	commit.go    up to batch.inserts batches stored at once; in seal order, each stored
 //	             batch's Kafka offsets are committed, the offset ledger advanced (ledger.go)
