@@ -77,26 +77,25 @@ func (r *reader) integer(key string, min int) int {
 }
 
 func (r *reader) duration(key string, min time.Duration) time.Duration {
-	d, err := cast.ToDurationE(r.v.Get(key))
-	if err != nil {
-		r.fail(key, "want a duration such as 500ms or 10s, got %v", r.v.Get(key))
-		return 0
-	}
-	if d < min {
-		r.fail(key, "must be at least %s, got %s", min, d)
-	}
-	return d
+	return r.durationFrom(key, min, false)
 }
 
 // durationOrZero is duration, with 0 also allowed (0 turns the setting off).
 func (r *reader) durationOrZero(key string, min time.Duration) time.Duration {
+	return r.durationFrom(key, min, true)
+}
+
+func (r *reader) durationFrom(key string, min time.Duration, zeroIsOff bool) time.Duration {
 	d, err := cast.ToDurationE(r.v.Get(key))
-	if err != nil {
+	switch {
+	case err != nil && zeroIsOff:
 		r.fail(key, "want a duration such as 2m, or 0 for off, got %v", r.v.Get(key))
-		return 0
-	}
-	if d != 0 && d < min {
+	case err != nil:
+		r.fail(key, "want a duration such as 500ms or 10s, got %v", r.v.Get(key))
+	case zeroIsOff && d != 0 && d < min:
 		r.fail(key, "must be 0 (off) or at least %s, got %s", min, d)
+	case !zeroIsOff && d < min:
+		r.fail(key, "must be at least %s, got %s", min, d)
 	}
 	return d
 }

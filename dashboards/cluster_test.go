@@ -29,10 +29,7 @@ func TestClickHousePanelsOnClusterEqualSingleServer(t *testing.T) {
 		}
 	}
 	db := testenv.ClickHouseCluster(t)
-	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
-	if _, err := schema.MigrateOn(ctx, schema.Native(db.Conn), db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
-		t.Fatalf("migrate the cluster: %v", err)
-	}
+	db.Migrate(t)
 	db.CopyFrom(t, ch.Addr, ch.Database, []string{"events", "quarantine", "catalog"},
 		[]string{"events_local", "quarantine_local", "events_per_minute_local", "stored_offsets_local", "catalog"})
 

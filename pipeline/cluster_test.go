@@ -15,20 +15,7 @@ import (
 
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/loadgen"
-	"github.com/faultline/faultline/schema"
 )
-
-// clusterSchema applies the migrations, rendered for the cluster, to db.
-func clusterSchema(t *testing.T, db *testenv.ClusterDB) schema.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
-	if _, err := schema.MigrateOn(ctx, schema.Native(db.Conn), db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
-		t.Fatalf("migrate on cluster %s: %v", db.Name, err)
-	}
-	return cl
-}
 
 // newClusterHarness is a harness whose ClickHouse is the 2x2 test cluster with the schema
 // above, written shard by shard through the Distributed tables.
@@ -37,7 +24,7 @@ func newClusterHarness(t *testing.T, partitions int) (*harness, *testenv.Cluster
 	topic := "api-errors"
 	b := testenv.Broker(t, topic, partitions)
 	db := testenv.ClickHouseCluster(t)
-	cl := clusterSchema(t, db)
+	cl := db.Migrate(t)
 	h := &harness{t: t, broker: b.Addr, brokerCluster: b.Cluster, topic: topic,
 		ch: &testenv.CH{Addr: db.Nodes[0].Addr, Database: db.Database, Conn: db.Conn}, cat: mustCatalog(t), written: loadgen.NewExpected()}
 	h.clusterDB = db
@@ -269,7 +256,7 @@ func TestClusterSkipReadSyncsTheReplica(t *testing.T) {
 func laggingShard(ctx context.Context, t *testing.T, table string) (db *testenv.ClusterDB, r1, r2 driver.Conn) {
 	t.Helper()
 	db = testenv.ClickHouseCluster(t)
-	clusterSchema(t, db)
+	db.Migrate(t)
 	nodes := db.ShardNodes(1)
 	r1, r2 = db.NodeConn(t, indexOfNode(db, nodes[0])), db.NodeConn(t, indexOfNode(db, nodes[1]))
 	if err := r2.Exec(ctx, "SYSTEM STOP FETCHES "+db.Database+"."+table); err != nil {

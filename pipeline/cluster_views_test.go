@@ -112,7 +112,7 @@ func TestClusterViewsCheckCountsCommittedPartsOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	db := testenv.ClickHouseCluster(t)
-	clusterSchema(t, db)
+	db.Migrate(t)
 	nodes := db.ShardNodes(1)
 	r1, r2 := db.NodeConn(t, indexOfNode(db, nodes[0])), db.NodeConn(t, indexOfNode(db, nodes[1]))
 	exec := func(conn driver.Conn, q string) {

@@ -9,7 +9,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/faultline/faultline/event"
 	"github.com/faultline/faultline/internal/testenv"
-	"github.com/faultline/faultline/schema"
 )
 
 // Replicated tables drop a block they already hold: the same batch, encoded by the
@@ -21,10 +20,7 @@ func TestClusterRetriedBlockIsDeduplicated(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	db := testenv.ClickHouseCluster(t)
-	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
-	if _, err := schema.MigrateOn(ctx, schema.Native(db.Conn), db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	db.Migrate(t)
 	at := time.Date(2026, 11, 29, 10, 0, 30, 0, time.UTC)
 	rowsOf := func(topic string, partitions, perPartition int) []*Row {
 		var out []*Row

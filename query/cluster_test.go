@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/testenv"
-	"github.com/faultline/faultline/schema"
 )
 
 // clusterOf copies the single server's fixture into a database on the 2x2 cluster,
@@ -19,10 +18,7 @@ func clusterOf(t *testing.T, single *backend) *Client {
 	t.Helper()
 	ctx := context.Background()
 	db := testenv.ClickHouseCluster(t)
-	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
-	if _, err := schema.MigrateOn(ctx, schema.Native(db.Conn), db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
-		t.Fatalf("migrate the cluster: %v", err)
-	}
+	db.Migrate(t)
 	db.CopyFrom(t, single.addr, single.database, []string{"events", "quarantine", "catalog"},
 		[]string{"events_local", "quarantine_local", "events_per_minute_local", "stored_offsets_local", "catalog"})
 	// Every shard holds some of the events: the answers below are merged from both.

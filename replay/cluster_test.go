@@ -20,7 +20,6 @@ import (
 	"github.com/faultline/faultline/kafkaconn"
 	"github.com/faultline/faultline/pipeline"
 	"github.com/faultline/faultline/replay"
-	"github.com/faultline/faultline/schema"
 )
 
 // TestReplayOnCluster on kfake and the 2x2 cluster: a replay of the whole topic under a group
@@ -31,10 +30,7 @@ func TestReplayOnCluster(t *testing.T) {
 	const topic, partitions, n = "api-errors", 4, 400
 	b := testenv.Broker(t, topic, partitions)
 	db := testenv.ClickHouseCluster(t)
-	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
-	if _, err := schema.MigrateOn(ctx, schema.Native(db.Conn), db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
-		t.Fatalf("migrate on cluster %s: %v", db.Name, err)
-	}
+	cl := db.Migrate(t)
 	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
 	if err != nil {
 		t.Fatal(err)

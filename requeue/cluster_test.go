@@ -17,7 +17,6 @@ import (
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/pipeline"
 	"github.com/faultline/faultline/requeue"
-	"github.com/faultline/faultline/schema"
 )
 
 // TestRequeueOnCluster: on the 2x2 cluster, quarantined messages of partitions on both shards
@@ -27,10 +26,7 @@ func TestRequeueOnCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	db := testenv.ClickHouseCluster(t)
-	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
-	if _, err := schema.MigrateOn(ctx, schema.Native(db.Conn), db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
-		t.Fatalf("migrate on cluster %s: %v", db.Name, err)
-	}
+	cl := db.Migrate(t)
 	cat, err := catalog.Load(filepath.Join(testenv.RepoRoot(t), "schema", "catalog.json"), "")
 	if err != nil {
 		t.Fatal(err)

@@ -273,11 +273,8 @@ func TestDropPartitionsOnCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	db := testenv.ClickHouseCluster(t)
-	cl := schema.Cluster{Name: db.Name, ZKPath: schema.DefaultZKPath, ShardingKey: schema.DefaultShardingKey()}
+	cl := db.Migrate(t)
 	ex := schema.Native(db.Conn)
-	if _, err := schema.MigrateOn(ctx, ex, db.Database, schema.Options{Cluster: cl, DDLTimeout: 20 * time.Second}); err != nil {
-		t.Fatalf("migrate on cluster %s: %v", db.Name, err)
-	}
 	// Rows straight into each shard's local tables: shard 1 is node 0, shard 2 node 2. The
 	// expired day 2026-10-01 is on both shards, the quarantine's expired day on shard 2 only.
 	fillShard := func(node int, eventDays, quarantineDays []string) {
