@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -52,15 +49,7 @@ func TestNotReadyWhileInsertsKeepFailing(t *testing.T) {
 	exec("SYSTEM STOP MERGES " + db + ".events")
 
 	const n = 500
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addr), Topic: "api-errors", BatchTimeout: 5 * time.Millisecond, Transport: testenv.WriterTransport(t)}
-	msgs := make([]kafka.Message, n)
-	for i := range msgs {
-		msgs[i] = kafka.Message{Value: []byte(fmt.Sprintf(`{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-%012d","error_type":"billing_not_verified"}`, i))}
-	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	testenv.ProduceBodies(t, b.Addr, "api-errors", n)
 
 	done := make(chan error, 1)
 	go func() { done <- execute(ctx, io.Discard, "run") }()

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -283,4 +284,22 @@ func WriterTransport(t testing.TB) *kafka.Transport {
 	tr := &kafka.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr
+}
+
+// ProduceBodies writes n well-formed bare bodies of the catalog type billing_not_verified to
+// topic at addr, spread round-robin over its partitions; the i-th request_id ends in i.
+func ProduceBodies(t testing.TB, addr, topic string, n int) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll,
+		Balancer: &kafka.RoundRobin{}, Transport: WriterTransport(t)}
+	defer w.Close()
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: fmt.Appendf(nil, `{"status_code":400,"request_id":"request-id-live-b05c992f-ebdc-489d-a754-%012d","error_type":"billing_not_verified"}`, i)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("testenv: produce %d messages to %s at %s: %v", n, topic, addr, err)
+	}
 }
