@@ -71,11 +71,6 @@ type WriterConfig struct {
 	// InsertTimeout (batch.insert_timeout) bounds one insert attempt and one read-back of it.
 	InsertTimeout time.Duration
 	Retry         RetryConfig
-	// Distributed: the tables are a cluster's Distributed tables over Replicated ones (a
-	// Sink alone, as ingest requeue runs it on a cluster). Inserts wait until every shard
-	// has its rows (insert_distributed_sync), and a failed insert is sent again as the same
-	// block, which the shards drop where they already hold it.
-	Distributed bool
 }
 
 // RetryConfig is the backoff between insert attempts (retry.*).

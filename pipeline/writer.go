@@ -97,6 +97,21 @@ func NewSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, reg promet
 	return newSink(ctx, conn, cfg, newWriterMetrics(reg), log)
 }
 
+// NewDistributedSink is NewSink for a Sink alone (ingest requeue) on a cluster: conn reaches
+// its Distributed tables over Replicated ones. Inserts wait until every shard has its rows
+// (insert_distributed_sync), a failed insert is sent again as the same block, which the
+// shards drop where they already hold it, and reads go through the Distributed tables. An
+// ingester does not use it: its lanes write shard by shard (ClusterConfig).
+func NewDistributedSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, reg prometheus.Registerer, log *slog.Logger) (*Sink, error) {
+	s, err := NewSink(ctx, conn, cfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	s.settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	s.replicated = true // checkViews stays off, as for an ingester's Distributed inserts
+	return s, nil
+}
+
 // newSink is NewSink counting into m, which several sinks of one ingester may share.
 func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerMetrics, log *slog.Logger) (*Sink, error) {
 	if err := schema.ValidateDatabase(cfg.Database); err != nil {
@@ -110,13 +125,6 @@ func newSink(ctx context.Context, conn driver.Conn, cfg WriterConfig, m *writerM
 	}}
 	if v, err := conn.ServerVersion(); err == nil {
 		s.dedupToken = v.Version.Major > 22 || (v.Version.Major == 22 && v.Version.Minor >= 2)
-	}
-	if cfg.Distributed {
-		// As an ingester's lanes with clickhouse.cluster_insert distributed, but one Sink
-		// for every shard: reads go through the Distributed tables too, and the views are
-		// not checked (see checkViews).
-		s.settings = clickhouse.Settings{"insert_distributed_sync": 1}
-		s.replicated = true
 	}
 	return s, nil
 }

@@ -32,7 +32,7 @@ func TestRequeueOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	checker := event.NewChecker(cat, event.Options{MaxMessageBytes: 64 << 10})
-	sink, err := pipeline.NewSink(ctx, db.Conn, pipeline.WriterConfig{Database: db.Database, Distributed: true, InsertTimeout: 30 * time.Second,
+	sink, err := pipeline.NewDistributedSink(ctx, db.Conn, pipeline.WriterConfig{Database: db.Database, InsertTimeout: 30 * time.Second,
 		Retry: pipeline.RetryConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FatalBackoff: 100 * time.Millisecond}},
 		prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {

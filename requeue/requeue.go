@@ -48,7 +48,7 @@ type Options struct {
 	Progress func(done, total int64)
 	// Cluster is the ClickHouse cluster the database is on (the zero value: one server).
 	// Reads and inserts go through its Distributed tables (the sink must be made with
-	// pipeline.WriterConfig.Distributed); the moved rows are deleted from every shard's
+	// pipeline.NewDistributedSink); the moved rows are deleted from every shard's
 	// quarantine_local, ON CLUSTER, since a Distributed table takes no mutations.
 	Cluster schema.Cluster
 }

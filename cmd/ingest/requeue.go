@@ -51,9 +51,11 @@ counts. Rows ClickHouse itself refused (server_rejected) are left alone unless n
 			defer conn.Close()
 			checker := event.NewChecker(cat, event.Options{MaxMessageBytes: cfg.Checks.MaxMessageBytes, MaxClockSkew: cfg.Checks.MaxClockSkew})
 			// The sink counts into metrics nobody scrapes here: a one-off command.
-			wc := writerConfig(cfg)
-			wc.Distributed = cfg.ClickHouse.Cluster.Enabled()
-			sink, err := pipeline.NewSink(cmd.Context(), conn, wc, prometheus.NewRegistry(), log)
+			newSink := pipeline.NewSink
+			if cfg.ClickHouse.Cluster.Enabled() {
+				newSink = pipeline.NewDistributedSink
+			}
+			sink, err := newSink(cmd.Context(), conn, writerConfig(cfg), prometheus.NewRegistry(), log)
 			if err != nil {
 				return err
 			}
