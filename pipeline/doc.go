@@ -23,7 +23,8 @@
 //	landed.go    what an attempt stored, read back once the server is done with it before any
 //	             retry; and the fence a new owner of a partition waits on (inserts begun
 //	             before it are over)
-//	retry.go     the error classes (retryable, data, fatal) and the backoff between attempts
+//	retry.go     the error classes (retryable, data, fatal), the backoff between attempts,
+//	             the insert id a repeat keeps, and what the failures tell Ready
 //	commit.go    up to batch.inserts batches stored at once; in seal order, each stored
 //	             batch's Kafka offsets are committed, the offset ledger advanced (ledger.go)
 //	             and its bytes returned to the budget

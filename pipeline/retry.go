@@ -173,3 +173,62 @@ func retryCause(err error) string {
 
 // retryCauses are the values of the cause label of faultline_insert_retry_causes_total.
 var retryCauses = []string{"connection", "timeout", "replica_readonly", "zookeeper", "shard_unavailable", "too_many_parts", "memory", "other"}
+
+// attemptID keeps one insert id for as long as the same rows are sent again. A retried
+// block is then byte for byte the block before (same rows, order, insert_id, ingested_at),
+// and a Replicated table deduplicates it: an attempt whose reply was lost, and which the
+// verify read did not see (it landed on a replica that died before the part was fetched),
+// is not stored twice. A different set of rows (some landed, some abandoned, a split) gets a
+// new id, so an insert_deduplication_token never hides rows that were not stored.
+type attemptID struct {
+	id     uint64
+	rows   int  // rows only ever leave a write, so an equal count is the same rows
+	failed bool // an attempt with this id failed
+	// repeated: the block was sent again right away once after rows of it landed.
+	repeated bool
+}
+
+func (a *attemptID) forRows(n int) uint64 {
+	if a.id == 0 || a.rows != n {
+		a.id, a.rows, a.failed, a.repeated = rand.Uint64()|1, n, false, false
+	}
+	return a.id
+}
+
+// What the retries tell Ready: a fatal error outstanding, or a run of failed attempts that
+// lasts.
+
+// fatalError is the last fatal insert error, if no insert succeeded since.
+func (s *Sink) fatalError() error {
+	if p := s.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// insertFailure is a run of failed insert attempts with no success between them.
+type insertFailure struct {
+	since time.Time // the run's first failed attempt
+	table string    // the table of its latest attempt
+	err   error     // and that attempt's error
+}
+
+// noteFailure records a failed attempt: the run keeps its start, the latest error replaces
+// the one before it.
+func (s *Sink) noteFailure(table string, err error) {
+	since := time.Now()
+	if prev := s.failing.Load(); prev != nil {
+		since = prev.since
+	}
+	s.failing.Store(&insertFailure{since: since, table: table, err: err})
+}
+
+// failingFor returns how long inserts have failed with none succeeding, and the latest
+// failure; zero while they succeed.
+func (s *Sink) failingFor(now time.Time) (time.Duration, *insertFailure) {
+	f := s.failing.Load()
+	if f == nil {
+		return 0, nil
+	}
+	return now.Sub(f.since), f
+}
