@@ -41,20 +41,13 @@ func TestReplayOnCluster(t *testing.T) {
 	}
 	run := func(group string, stopAt map[string]map[int]int64) pipeline.Summary {
 		t.Helper()
-		cfg := pipeline.Config{
-			Kafka: pipeline.KafkaConfig{Brokers: []string{b.Addr}, Topics: []string{topic}, Group: group, StartOffset: "earliest",
-				SessionTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 6 * time.Second,
-				MinFetchBytes: 1, MaxFetchBytes: 10 << 20, MaxWait: 200 * time.Millisecond},
-			Batch: pipeline.BatchConfig{MaxRows: 50000, MaxBytes: 32 << 20, MaxAge: 200 * time.Millisecond, MaxInflightBytes: 64 << 20, Inserts: 1},
-			Writer: pipeline.WriterConfig{Database: db.Database, InsertTimeout: 10 * time.Second,
-				Retry: pipeline.RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second, FatalBackoff: 2 * time.Second}},
-			ShutdownTimeout: 30 * time.Second,
-			Cluster: &pipeline.ClusterConfig{Name: db.Name, ShardingKey: cl.ShardingExpr(), LocalTable: cl.LocalTable,
-				Connect: func(ctx context.Context, addrs []string) (driver.Conn, error) {
-					return clickhouse.Open(&clickhouse.Options{Addr: addrs, Auth: clickhouse.Auth{Database: db.Database, Username: "default"},
-						DialTimeout: 2 * time.Second, MaxOpenConns: 4})
-				}},
-		}
+		cfg := testConfig(b.Addr, topic, group, db.Database)
+		cfg.Writer.Retry.MaxBackoff, cfg.Writer.Retry.FatalBackoff = 2*time.Second, 2*time.Second
+		cfg.Cluster = &pipeline.ClusterConfig{Name: db.Name, ShardingKey: cl.ShardingExpr(), LocalTable: cl.LocalTable,
+			Connect: func(ctx context.Context, addrs []string) (driver.Conn, error) {
+				return clickhouse.Open(&clickhouse.Options{Addr: addrs, Auth: clickhouse.Auth{Database: db.Database, Username: "default"},
+					DialTimeout: 2 * time.Second, MaxOpenConns: 4})
+			}}
 		in, err := pipeline.New(cfg, event.NewChecker(cat, event.Options{}), db.Conn, kc, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)

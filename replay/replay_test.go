@@ -50,18 +50,7 @@ func TestReplay(t *testing.T) {
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	// The defaults of config.yaml, with test-speed timeouts.
-	cfgFor := func(group, db string) pipeline.Config {
-		return pipeline.Config{
-			Kafka: pipeline.KafkaConfig{Brokers: []string{b.Addr}, Topics: []string{topic}, Group: group, StartOffset: "earliest",
-				SessionTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 6 * time.Second,
-				MinFetchBytes: 1, MaxFetchBytes: 10 << 20, MaxWait: 200 * time.Millisecond},
-			Batch: pipeline.BatchConfig{MaxRows: 50000, MaxBytes: 32 << 20, MaxAge: 200 * time.Millisecond, MaxInflightBytes: 64 << 20, Inserts: 1},
-			Writer: pipeline.WriterConfig{Database: db, InsertTimeout: 10 * time.Second,
-				Retry: pipeline.RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, FatalBackoff: 30 * time.Second}},
-			ShutdownTimeout: 30 * time.Second,
-		}
-	}
+	cfgFor := func(group, db string) pipeline.Config { return testConfig(b.Addr, topic, group, db) }
 	kc, err := kafkaconn.New(config.Kafka{Brokers: []string{b.Addr}})
 	if err != nil {
 		t.Fatal(err)
@@ -155,4 +144,18 @@ func skippedMetric(alreadyStored int) string {
 faultline_messages_skipped_total{reason="already_stored"} %d
 faultline_messages_skipped_total{reason="transaction_marker"} 0
 `, alreadyStored)
+}
+
+// testConfig is the defaults of config.yaml, with test-speed timeouts, for group reading
+// topic at broker into database db.
+func testConfig(broker, topic, group, db string) pipeline.Config {
+	return pipeline.Config{
+		Kafka: pipeline.KafkaConfig{Brokers: []string{broker}, Topics: []string{topic}, Group: group, StartOffset: "earliest",
+			SessionTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 6 * time.Second,
+			MinFetchBytes: 1, MaxFetchBytes: 10 << 20, MaxWait: 200 * time.Millisecond},
+		Batch: pipeline.BatchConfig{MaxRows: 50000, MaxBytes: 32 << 20, MaxAge: 200 * time.Millisecond, MaxInflightBytes: 64 << 20, Inserts: 1},
+		Writer: pipeline.WriterConfig{Database: db, InsertTimeout: 10 * time.Second,
+			Retry: pipeline.RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, FatalBackoff: 30 * time.Second}},
+		ShutdownTimeout: 30 * time.Second,
+	}
 }
